@@ -1,0 +1,105 @@
+/**
+ * The error registry: every error a client can see has a stable UPPER_SNAKE code, an HTTP status
+ * and a message. `toErrorResponse` (src/http/error-response.ts) is the one place that turns any
+ * thrown value into a response; the WebSocket `error` frame carries the same codes.
+ */
+
+/** One item of `details`: where (a JSON Pointer), what (a code) and a sentence. */
+export interface ErrorDetail {
+  path: string;
+  code: string;
+  message: string;
+}
+
+/** The JSON body of every error response. */
+export interface ErrorBody {
+  error: string;
+  code: string;
+  details?: ErrorDetail[];
+}
+
+/** An error with a registry code; safe to show to the client. */
+export class SpecstreamError extends Error {
+  override readonly name = 'SpecstreamError';
+  constructor(
+    readonly code: string,
+    readonly status: number,
+    message: string,
+    readonly details?: ErrorDetail[],
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  toBody(): ErrorBody {
+    return this.details && this.details.length > 0
+      ? { error: this.message, code: this.code, details: this.details }
+      : { error: this.message, code: this.code };
+  }
+}
+
+/** A registry entry: call it to make the error, or with a message to override the default. */
+export interface ErrorDefinition {
+  readonly code: string;
+  readonly status: number;
+  readonly message: string;
+  (message?: string, details?: ErrorDetail[], options?: { cause?: unknown }): SpecstreamError;
+  /** True when `error` is an instance of this definition. */
+  is(error: unknown): error is SpecstreamError;
+}
+
+/** Defines a registry entry. */
+export function defineError(code: string, status: number, message: string): ErrorDefinition {
+  const make = ((msg?: string, details?: ErrorDetail[], options?: { cause?: unknown }) =>
+    new SpecstreamError(code, status, msg ?? message, details, options)) as ErrorDefinition;
+  Object.defineProperties(make, {
+    code: { value: code },
+    status: { value: status },
+    message: { value: message },
+  });
+  make.is = (error: unknown): error is SpecstreamError =>
+    error instanceof SpecstreamError && error.code === code;
+  return make;
+}
+
+export const errors = {
+  // Authentication and permissions
+  authRequired: defineError('AUTH_REQUIRED', 401, 'Authentication required'),
+  forbidden: defineError('FORBIDDEN', 403, 'This key may not perform this operation'),
+  queryTokenDisabled: defineError('QUERY_TOKEN_DISABLED', 403, 'This key may not be passed as ?token='),
+
+  // Request shape
+  invalidJson: defineError('INVALID_JSON', 400, 'The body is not valid JSON'),
+  validationFailed: defineError('VALIDATION_FAILED', 400, 'The request does not match the schema'),
+  unknownEventType: defineError('UNKNOWN_EVENT_TYPE', 400, 'The event type is not in the catalog'),
+  invalidCursor: defineError('INVALID_CURSOR', 400, 'The cursor is not one this server issued'),
+  invalidEventId: defineError('INVALID_EVENT_ID', 400, 'Not an event id (evt_ + 26-character ULID)'),
+  payloadTooLarge: defineError('PAYLOAD_TOO_LARGE', 413, 'The body is larger than the limit'),
+  unsupportedMediaType: defineError('UNSUPPORTED_MEDIA_TYPE', 415, 'The body must be application/json'),
+
+  // Resources
+  notFound: defineError('NOT_FOUND', 404, 'No such route'),
+  eventNotFound: defineError('EVENT_NOT_FOUND', 404, 'No such event'),
+  methodNotAllowed: defineError('METHOD_NOT_ALLOWED', 405, 'Method not allowed on this route'),
+  idempotencyConflict: defineError(
+    'IDEMPOTENCY_CONFLICT',
+    409,
+    'This Idempotency-Key was used with a different request',
+  ),
+
+  // Streams and limits
+  upgradeRequired: defineError('UPGRADE_REQUIRED', 426, 'This endpoint needs a WebSocket upgrade'),
+  tooManyConnections: defineError('TOO_MANY_CONNECTIONS', 429, 'Too many open streams'),
+
+  // Server side
+  storeUnavailable: defineError('STORE_UNAVAILABLE', 503, 'The event store is unavailable; nothing was stored'),
+  storeClosed: defineError('STORE_CLOSED', 503, 'The event store is closed'),
+  shuttingDown: defineError('SHUTTING_DOWN', 503, 'The server is shutting down'),
+  internal: defineError('INTERNAL', 500, 'Internal server error'),
+} as const;
+
+/** Maps anything thrown to a client-safe error; unknown errors become INTERNAL (the caller logs the original). */
+export function asSpecstreamError(error: unknown): SpecstreamError {
+  if (error instanceof SpecstreamError) return error;
+  return errors.internal(undefined, undefined, { cause: error });
+}

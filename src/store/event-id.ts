@@ -1,0 +1,71 @@
+import { decodeTime, encodeTime, incrementBase32, ulid } from 'ulid';
+
+/** `evt_` + a 26-character Crockford base32 ULID. */
+export const EVENT_ID_PATTERN = /^evt_[0-9A-HJKMNP-TV-Z]{26}$/;
+const PREFIX = 'evt_';
+const RANDOM_ZEROS = '0'.repeat(16);
+const RANDOM_MAX = 'Z'.repeat(16);
+
+/** True when `value` is a well-formed event id. */
+export function isEventId(value: string): boolean {
+  return EVENT_ID_PATTERN.test(value);
+}
+
+/** The log time (ms since the epoch) encoded in an event id. */
+export function timeOfId(id: string): number {
+  return decodeTime(id.slice(PREFIX.length));
+}
+
+/** The smallest possible id logged at or after `time`: `id >= idLowerBoundAt(t)` iff the event's time >= t. */
+export function idLowerBoundAt(time: Date | number): string {
+  return PREFIX + encodeTime(clampTime(time)) + RANDOM_ZEROS;
+}
+
+/** The largest possible id logged at or before `time`: `id <= idUpperBoundAt(t)` iff the event's time <= t. */
+export function idUpperBoundAt(time: Date | number): string {
+  return PREFIX + encodeTime(clampTime(time)) + RANDOM_MAX;
+}
+
+function clampTime(time: Date | number): number {
+  const ms = typeof time === 'number' ? time : time.getTime();
+  // ULID time is 48 bits; clamp so that absurd but syntactically valid dates stay comparable.
+  return Math.min(Math.max(Math.floor(ms), 0), 2 ** 48 - 1);
+}
+
+/**
+ * Makes strictly increasing event ids. The timestamp is `max(now, last id's time)`, so a clock
+ * that steps back never produces a smaller id; within one millisecond the random part is
+ * incremented (ULID monotonic mode). Seed it with the newest stored id when a log is reopened.
+ */
+export class EventIdGenerator {
+  private lastTime = -1;
+  private lastRandom = '';
+
+  constructor(lastId?: string, private readonly now: () => number = Date.now) {
+    if (lastId !== undefined) this.observe(lastId);
+  }
+
+  /** Raises the floor to `id` (e.g. an id assigned by another node); the next id is greater. */
+  observe(id: string): void {
+    const time = timeOfId(id);
+    const random = id.slice(PREFIX.length + 10);
+    if (time > this.lastTime || (time === this.lastTime && random > this.lastRandom)) {
+      this.lastTime = time;
+      this.lastRandom = random;
+    }
+  }
+
+  /** The next id; strictly greater than every id produced or observed before. */
+  next(): string {
+    const now = this.now();
+    if (now > this.lastTime) {
+      const fresh = ulid(now);
+      this.lastTime = now;
+      this.lastRandom = fresh.slice(10);
+      return PREFIX + fresh;
+    }
+    // Same millisecond (or the clock went back): keep the time, increment the random part.
+    this.lastRandom = incrementBase32(this.lastRandom);
+    return PREFIX + encodeTime(this.lastTime) + this.lastRandom;
+  }
+}
