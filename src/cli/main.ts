@@ -1,0 +1,96 @@
+import { ConfigError, loadConfig } from '../config/load-config.js';
+import { OPTIONS, envName, flagName } from '../config/options.js';
+import { startServer } from '../server.js';
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+interface Command {
+  summary: string;
+  usage: string;
+  run(args: string[]): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  serve: {
+    summary: 'Start the server (the default SQLite store needs no setup).',
+    usage: 'specstream serve [--config FILE] [--port N] [--store URL] [--key id:secret:scopes]... [options]',
+    async run(args) {
+      const config = loadConfig({ argv: args });
+      const running = await startServer(config);
+      const stop = (signal: string) => {
+        running.logger.info({ signal }, 'shutting down');
+        running.close().then(
+          () => process.exit(EXIT.ok),
+          (error: unknown) => {
+            running.logger.error({ err: error }, 'shutdown failed');
+            process.exit(EXIT.failure);
+          },
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+      return new Promise<number>(() => {}); // runs until a signal
+    },
+  },
+  generate: {
+    summary: 'Regenerate src/generated/ from specs/ (same as npm run generate).',
+    usage: 'specstream generate',
+    async run() {
+      const { generate } = await import('../../scripts/generate.js');
+      await generate();
+      return EXIT.ok;
+    },
+  },
+};
+
+function help(): string {
+  const lines = ['Usage: specstream <command> [options]', '', 'Commands:'];
+  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+  lines.push('', 'Run `specstream <command> --help` for a command\'s options.');
+  return lines.join('\n');
+}
+
+function serveHelp(usage: string): string {
+  const lines = [`Usage: ${usage}`, '', 'Options (flag, environment variable, default):'];
+  for (const [name, spec] of Object.entries(OPTIONS)) {
+    const flag = name === 'keys' ? '--key' : flagName(name);
+    lines.push(`  ${flag.padEnd(26)} ${envName(name).padEnd(34)} ${JSON.stringify(spec.default)}`);
+    lines.push(`      ${spec.description}`);
+  }
+  lines.push(`  ${'--config FILE'.padEnd(26)} ${'SPECSTREAM_CONFIG'.padEnd(34)} ./specstream.yaml if present`);
+  return lines.join('\n');
+}
+
+/** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${help()}\n`);
+    return name === undefined ? EXIT.usage : EXIT.ok;
+  }
+  const command = commands[name];
+  if (!command) {
+    process.stderr.write(`specstream: unknown command "${name}"\n\n${help()}\n`);
+    return EXIT.usage;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${name === 'serve' ? serveHelp(command.usage) : `Usage: ${command.usage}\n\n${command.summary}`}\n`);
+    return EXIT.ok;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`specstream: ${error.message}\n`);
+      return EXIT.usage;
+    }
+    process.stderr.write(`specstream: ${error instanceof Error ? error.message : String(error)}\n`);
+    return EXIT.failure;
+  }
+}
+
+// Run when executed directly (`tsx src/cli/main.ts`, as `npm start` does); bin/specstream.js imports `main`.
+if ((process.argv[1] ?? '').endsWith('cli/main.ts')) {
+  process.exitCode = await main(process.argv.slice(2));
+}

@@ -1,0 +1,136 @@
+/**
+ * Every configuration option, with its type, default and meaning. This table is the single
+ * source for the YAML file keys, the `SPECSTREAM_*` environment variables, the `--flags` and the
+ * README's configuration reference (an option `foo_bar` is `SPECSTREAM_FOO_BAR` and `--foo-bar`).
+ */
+
+export type OptionKind = 'string' | 'integer' | 'boolean' | 'list';
+
+export interface OptionSpec {
+  kind: OptionKind;
+  default: string | number | boolean | readonly string[];
+  description: string;
+  /** Extra environment variable names honoured besides SPECSTREAM_<NAME> (lower precedence). */
+  aliases?: readonly string[];
+  min?: number;
+  max?: number;
+  choices?: readonly string[];
+}
+
+export const OPTIONS = {
+  host: { kind: 'string', default: '127.0.0.1', description: 'Interface to listen on.', aliases: ['HOST'] },
+  port: {
+    kind: 'integer',
+    default: 8080,
+    min: 0,
+    max: 65535,
+    description: 'Port to listen on; 0 picks a free port (the start-up log says which).',
+    aliases: ['PORT'],
+  },
+  store: {
+    kind: 'string',
+    default: 'sqlite:./data/events.db',
+    description: 'Event log URL: `sqlite:PATH` or `sqlite::memory:`.',
+  },
+  sqlite_synchronous: {
+    kind: 'string',
+    default: 'NORMAL',
+    choices: ['NORMAL', 'FULL'],
+    description: 'SQLite durability: NORMAL survives a process crash (kill -9), FULL also a power loss.',
+  },
+  keys: {
+    kind: 'list',
+    default: [],
+    description:
+      'API keys as `id:secret:scope,scope` (env: `;`-separated; flag: repeat `--key`). None: a development key is generated and printed.',
+  },
+  allow_anonymous: {
+    kind: 'boolean',
+    default: false,
+    description: 'Let requests without credentials through with `anonymous_scopes`.',
+  },
+  anonymous_scopes: {
+    kind: 'list',
+    default: ['events:read'],
+    description: 'Scopes of anonymous requests when `allow_anonymous` is on.',
+  },
+  cors_origins: {
+    kind: 'list',
+    default: [],
+    description: 'Origins allowed to call the API from a browser (comma-separated; `*` for any).',
+  },
+  heartbeat_s: { kind: 'integer', default: 30, min: 1, max: 3600, description: 'Seconds between SSE heartbeats.' },
+  status_s: { kind: 'integer', default: 5, min: 1, max: 3600, description: 'Seconds between WebSocket status frames.' },
+  retry_ms: {
+    kind: 'integer',
+    default: 2000,
+    min: 0,
+    max: 600_000,
+    description: 'The SSE `retry:` a client waits before reconnecting.',
+  },
+  retention_max_age_s: {
+    kind: 'integer',
+    default: 604_800,
+    min: 0,
+    description: 'Delete events older than this many seconds (0 keeps them forever). Default 7 days.',
+  },
+  retention_max_count: {
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    description: 'Keep at most this many events (0: no limit).',
+  },
+  retention_interval_s: {
+    kind: 'integer',
+    default: 60,
+    min: 1,
+    description: 'Seconds between retention passes.',
+  },
+  body_limit_bytes: {
+    kind: 'integer',
+    default: 1_048_576,
+    min: 1024,
+    description: 'Largest accepted request body; larger is a 413.',
+  },
+  max_connections: {
+    kind: 'integer',
+    default: 10_000,
+    min: 1,
+    description: 'Open SSE and WebSocket streams allowed in total; beyond is a 429.',
+  },
+  max_connections_per_key: {
+    kind: 'integer',
+    default: 100,
+    min: 1,
+    description: 'Open streams allowed per API key; beyond is a 429.',
+  },
+  idle_timeout_s: {
+    kind: 'integer',
+    default: 0,
+    min: 0,
+    description: 'Close a stream that has delivered nothing for this many seconds (0: never; heartbeats keep proxies alive).',
+  },
+  log_level: {
+    kind: 'string',
+    default: 'info',
+    choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    description: 'pino log level.',
+  },
+  response_validation: {
+    kind: 'boolean',
+    default: false,
+    description: 'Validate every JSON response against the OpenAPI document (on in tests).',
+  },
+} as const satisfies Record<string, OptionSpec>;
+
+export type OptionName = keyof typeof OPTIONS;
+
+/** `foo_bar` -> `SPECSTREAM_FOO_BAR`. */
+export function envName(option: string): string {
+  return `SPECSTREAM_${option.toUpperCase()}`;
+}
+
+/** `foo_bar` -> `--foo-bar`. */
+export function flagName(option: string): string {
+  return `--${option.replace(/_/g, '-')}`;
+}

@@ -1,0 +1,69 @@
+import { createHash } from 'node:crypto';
+import type { Handler } from '../app.js';
+import { errors, type ErrorDetail } from '../errors.js';
+import { isEventType } from '../generated/catalog.js';
+import { eventDataSchemas } from '../generated/events.js';
+import type { NewEvent } from '../store/store.js';
+import { zodIssuesToDetails } from '../http/zod-details.js';
+
+// The request body was validated against NewEvent | NewEventBatch by the OpenAPI validator.
+interface NewEventBody {
+  type: string;
+  source?: string;
+  subject?: string;
+  datacontenttype?: string;
+  data: Record<string, unknown>;
+}
+
+/**
+ * `POST /v1/events` (operationId publishEvents): validates each event's type against the catalog
+ * and its data against the generated schema, checks write scopes, stores the batch atomically.
+ */
+export const publishEvents: Handler = async (req, res, { deps, principal }) => {
+  if (!principal) throw errors.authRequired();
+  const started = process.hrtime.bigint();
+  const body = req.body as NewEventBody | NewEventBody[];
+  const isBatch = Array.isArray(body);
+  const items = isBatch ? body : [body];
+
+  const details: ErrorDetail[] = [];
+  let unknownType = false;
+  const forbidden = new Set<string>();
+  items.forEach((item, index) => {
+    const at = isBatch ? `/${index}` : '';
+    if (!isEventType(item.type)) {
+      unknownType = true;
+      details.push({ path: `${at}/type`, code: 'UNKNOWN_EVENT_TYPE', message: `"${item.type}" is not in the catalog` });
+      return;
+    }
+    if (!principal.canWrite(item.type)) forbidden.add(item.type);
+    const result = eventDataSchemas[item.type].safeParse(item.data);
+    if (!result.success) details.push(...zodIssuesToDetails(result.error.issues, `${at}/data`));
+  });
+  if (unknownType) throw errors.unknownEventType(undefined, details);
+  if (details.length > 0) throw errors.validationFailed(undefined, details);
+  if (forbidden.size > 0) throw errors.forbidden(`This key may not publish ${[...forbidden].sort().join(', ')}`);
+
+  const events: NewEvent[] = items.map((item) => ({
+    type: item.type,
+    source: item.source ?? `/${item.type.split('.')[0]}`,
+    ...(item.subject !== undefined ? { subject: item.subject } : {}),
+    data: item.data,
+  }));
+
+  const key = req.header('Idempotency-Key');
+  const result = await deps.store.append(
+    events,
+    key === undefined
+      ? undefined
+      : {
+          idempotencyKey: `${principal.keyId}:${key}`,
+          fingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
+        },
+  );
+
+  deps.metrics.publishDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
+  if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
+  else for (const event of result.events) deps.metrics.eventsPublished.inc({ type: event.type });
+  res.status(201).json(isBatch ? { data: result.events } : result.events[0]);
+};

@@ -1,0 +1,100 @@
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createApp } from './app.js';
+import { errors } from './errors.js';
+import { generateDevelopmentKey, KeyRing } from './auth/key-ring.js';
+import type { Config } from './config/load-config.js';
+import { listOperations } from './http/openapi-document.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { resolveHistoryQuery } from './query/resolve-history-query.js';
+import { openStore } from './store/index.js';
+import type { Store } from './store/store.js';
+import { createStreamHub, type StreamHub } from './stream/index.js';
+
+/** A listening Specstream server. */
+export interface RunningServer {
+  /** `http://HOST:PORT` with the port actually bound. */
+  url: string;
+  port: number;
+  server: Server;
+  store: Store;
+  hub: StreamHub;
+  logger: Logger;
+  /** Closes streams cleanly, stops listening, flushes and closes the store. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+export interface StartServerOptions {
+  logger?: Logger;
+  /** Where the generated development key is announced; defaults to stderr. */
+  announce?: (line: string) => void;
+}
+
+/** Opens the store, builds the app and listens on `config.host:config.port`. */
+export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
+  const logger = options.logger ?? createLogger(config.log_level);
+  const announce = options.announce ?? ((line: string) => process.stderr.write(`${line}\n`));
+
+  let keys = config.keys;
+  if (keys.length === 0 && !config.allow_anonymous) {
+    const dev = generateDevelopmentKey();
+    keys = [dev];
+    announce(
+      `No API keys configured: generated a development key for this run (scopes ${dev.scopes.join(',')}):\n` +
+        `  Authorization: Bearer ${dev.secret}\n` +
+        `Configure keys with --key id:secret:scopes, SPECSTREAM_KEYS or specstream.yaml.`,
+    );
+  }
+  const keyRing = new KeyRing(keys, config.allow_anonymous ? { anonymousScopes: config.anonymous_scopes } : {});
+
+  const store = await openStore(config.store, { synchronous: config.sqlite_synchronous });
+  const metrics = new Metrics();
+  const hub = createStreamHub({ store, config, metrics, logger });
+  const app = createApp({ config, store, keyRing, logger, metrics, hub });
+  const server = createServer(app);
+
+  const wsOperation = listOperations().find((op) => op.transport === 'ws');
+  if (wsOperation) {
+    hub.attachWebSocket(server, wsOperation.path, (req: IncomingMessage) => {
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const query = Object.fromEntries(url.searchParams);
+      const token = url.searchParams.get('token') ?? undefined;
+      const principal = keyRing.authenticate({ authorization: req.headers.authorization, token });
+      if (!principal.readsAnything) throw errors.forbidden();
+      const lastEventId = req.headers['last-event-id'];
+      return { principal, query: resolveHistoryQuery(query, principal, typeof lastEventId === 'string' ? lastEventId : undefined) };
+    });
+  }
+
+  await hub.start();
+  server.listen(config.port, config.host);
+  await once(server, 'listening');
+  const port = (server.address() as AddressInfo).port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host}:${port}`;
+  logger.info({ store: store.kind }, `listening on ${url}`);
+
+  const retention = setInterval(() => {
+    store
+      .applyRetention({ maxAgeMs: config.retention_max_age_s * 1000, maxCount: config.retention_max_count })
+      .then((deleted) => deleted > 0 && logger.info({ deleted }, 'retention pass'))
+      .catch((error: unknown) => logger.warn({ err: error }, 'retention pass failed'));
+  }, config.retention_interval_s * 1000);
+  retention.unref();
+
+  let closing: Promise<void> | undefined;
+  const close = () =>
+    (closing ??= (async () => {
+      clearInterval(retention);
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      await hub.close();
+      server.closeIdleConnections();
+      await stopped;
+      await store.close();
+      logger.info('stopped');
+    })());
+
+  return { url, port, server, store, hub, logger, close };
+}
