@@ -1,0 +1,72 @@
+import type { Store } from './store.js';
+
+export type {
+  AppendOptions,
+  AppendResult,
+  LogBounds,
+  NewEvent,
+  ReadQuery,
+  RetentionPolicy,
+  Store,
+  StoredEvent,
+} from './store.js';
+export type { SqliteStoreOptions } from './store-sqlite.js';
+
+/** Options for {@link openStore}; a backend ignores those that do not apply to it. */
+export interface OpenStoreOptions {
+  /** SQLite only: `'NORMAL'` survives a process crash, `'FULL'` also power loss. Defaults to `'NORMAL'`. */
+  synchronous?: 'NORMAL' | 'FULL';
+  /** How often `watch` looks for other processes' appends where the backend must poll. Defaults to 1000 ms. */
+  pollIntervalMs?: number;
+  /** How long idempotency keys are remembered. Defaults to 24 h. */
+  idempotencyTtlMs?: number;
+}
+
+/**
+ * Opens the event log named by `url`; the scheme picks the backend, whose module is loaded only
+ * then (nothing registers itself on import):
+ * - `sqlite:PATH`: a SQLite file, `PATH` relative to the working directory or absolute
+ *   (`sqlite:./data/events.db`, `sqlite:/var/lib/specstream/events.db`); the URL form
+ *   `sqlite:///var/lib/specstream/events.db` works too. Parent directories are created.
+ * - `sqlite::memory:`: a private in-memory log, gone on close (tests, demos).
+ *
+ * `postgres://`, `postgresql://` and `nats://` are reserved for the PostgreSQL and NATS JetStream
+ * backends, which arrive in a later release. Rejects with a TypeError for those and any other
+ * scheme, and with STORE_UNAVAILABLE when the store cannot be opened.
+ */
+export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
+  if (typeof url !== 'string') throw new TypeError('openStore: url must be a string such as sqlite:./data/events.db');
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 'sqlite': {
+      const { SqliteStore } = await import('./store-sqlite.js');
+      return SqliteStore.open(sqlitePath(url), options);
+    }
+    case 'postgres':
+    case 'postgresql':
+      // The URL may carry a password: never echo it.
+      throw new TypeError(
+        'openStore: the PostgreSQL store (postgres://) arrives in a later release; use sqlite:PATH for now',
+      );
+    case 'nats':
+      throw new TypeError(
+        'openStore: the NATS JetStream store (nats://) arrives in a later release; use sqlite:PATH for now',
+      );
+    case undefined:
+      throw new TypeError('openStore: the store URL needs a scheme, e.g. sqlite:./data/events.db');
+    default:
+      throw new TypeError(`openStore: unknown store scheme "${scheme}:"; supported: sqlite:PATH, sqlite::memory:`);
+  }
+}
+
+/** The file path of a `sqlite:` URL. */
+function sqlitePath(url: string): string {
+  let path = url.slice('sqlite:'.length);
+  // URL form: sqlite:///abs/path (empty host) -> /abs/path.
+  if (path.startsWith('///')) path = path.slice(2);
+  else if (path.startsWith('//')) {
+    throw new TypeError('openStore: write sqlite:PATH or sqlite:///absolute/path (a sqlite: URL has no host)');
+  }
+  if (path === '') throw new TypeError('openStore: sqlite: needs a path, e.g. sqlite:./data/events.db');
+  return path;
+}

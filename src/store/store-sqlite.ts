@@ -1,0 +1,687 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { errors, SpecstreamError } from '../errors.js';
+import { EventIdGenerator, idLowerBoundAt, idUpperBoundAt, timeOfId } from './event-id.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  LogBounds,
+  NewEvent,
+  ReadQuery,
+  RetentionPolicy,
+  StoredEvent,
+  Store,
+} from './store.js';
+
+/** Options of {@link SqliteStore.open}. */
+export interface SqliteStoreOptions {
+  /**
+   * SQLite's `synchronous` setting; the log always runs in WAL mode.
+   * - `'NORMAL'`: a resolved `append` survives the process being killed (even `kill -9`), but the
+   *   last commits may be lost if the machine loses power or the OS crashes.
+   * - `'FULL'`: the WAL is fsynced on every commit, so a resolved `append` also survives power
+   *   loss; each group commit then costs one fsync.
+   *
+   * See https://www.sqlite.org/pragma.html#pragma_synchronous. Defaults to `'NORMAL'`.
+   */
+  synchronous?: 'NORMAL' | 'FULL';
+  /**
+   * How often `watch` checks the file for events appended by another process (another
+   * `SqliteStore` on the same file). Appends made through this instance wake watchers at once,
+   * without waiting for the poll. Not used for `:memory:`. Defaults to 1000 ms.
+   */
+  pollIntervalMs?: number;
+  /** How long an idempotency key is remembered. Defaults to 24 h (86 400 000 ms). */
+  idempotencyTtlMs?: number;
+  /**
+   * How long a write waits for another process holding the write lock before `append` rejects
+   * with STORE_UNAVAILABLE. better-sqlite3 waits synchronously, blocking the event loop, so keep
+   * it short. Only matters when several processes write the same file. Defaults to 5000 ms.
+   */
+  busyTimeoutMs?: number;
+  /** The clock (ms since the epoch) for ids, idempotency expiry and retention; for tests. Defaults to `Date.now`. */
+  clock?: () => number;
+}
+
+const DEFAULT_POLL_INTERVAL_MS = 1000;
+const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+/** Rows deleted per statement by `applyRetention`; it yields to the event loop between chunks. */
+const RETENTION_CHUNK = 2000;
+/** Exclusive lower and inclusive upper id bounds that no id reaches (ids are `evt_` + base32). */
+const NO_LOWER_BOUND = '';
+const NO_UPPER_BOUND = '~';
+
+/**
+ * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append new
+ * steps, never edit shipped ones.
+ *
+ * Events live in a rowid table with an explicit `seq INTEGER PRIMARY KEY` (the rowid) and a
+ * UNIQUE `id`, rather than `WITHOUT ROWID` clustered on `id`: payloads are often larger than the
+ * ~200 bytes (1/20 of a page) where WITHOUT ROWID tables stop paying off, and because ids are
+ * generated in increasing order both b-trees are appended at their right edge anyway. Reads range
+ * over the unique `id` index, or over `(type, id)` with a type filter; `seq` gives retention a
+ * cheap handle for chunked deletes.
+ *
+ * `meta.last_id` is the newest id ever stored, kept even when retention empties the table: each
+ * group commit raises the id generator to it under the write lock (so several processes on one
+ * file still produce increasing ids), and `watch` polls it to notice other processes' appends.
+ */
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE events (
+     seq INTEGER PRIMARY KEY,
+     id TEXT NOT NULL UNIQUE,
+     type TEXT NOT NULL,
+     source TEXT NOT NULL,
+     subject TEXT,
+     data TEXT NOT NULL
+   );
+   CREATE INDEX events_type_id ON events (type, id);
+   CREATE TABLE idempotency (
+     key TEXT PRIMARY KEY,
+     fingerprint TEXT NOT NULL,
+     event_ids TEXT NOT NULL,
+     created_at INTEGER NOT NULL
+   );
+   CREATE INDEX idempotency_created_at ON idempotency (created_at);
+   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);
+   INSERT INTO meta (key, value) VALUES ('last_id', NULL);`,
+];
+
+/** SQLite primary result codes that mean "the store cannot serve this now", not a bug. */
+const UNAVAILABLE_CODES = new Set([
+  'SQLITE_BUSY',
+  'SQLITE_LOCKED',
+  'SQLITE_IOERR',
+  'SQLITE_FULL',
+  'SQLITE_CANTOPEN',
+  'SQLITE_READONLY',
+  'SQLITE_CORRUPT',
+  'SQLITE_NOTADB',
+  'SQLITE_NOMEM',
+  'SQLITE_PERM',
+  'SQLITE_PROTOCOL',
+  'SQLITE_INTERRUPT',
+]);
+
+interface EventRow {
+  id: string;
+  type: string;
+  source: string;
+  subject: string | null;
+  data: string;
+}
+
+interface IdempotencyRow {
+  fingerprint: string;
+  event_ids: string;
+  created_at: number;
+}
+
+/** One `append` call waiting for the next group commit. */
+interface PendingAppend {
+  events: readonly NewEvent[];
+  /** `JSON.stringify(event.data)`, computed in the caller's tick. */
+  payloads: string[];
+  key: string | undefined;
+  fingerprint: string | undefined;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/** How one call of a group ended: its result, or why it stored nothing. */
+type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
+
+interface Watcher {
+  onAppend: () => void;
+  /** A call is queued; further wake-ups coalesce into it. */
+  scheduled: boolean;
+  active: boolean;
+}
+
+/**
+ * The embedded event log: one SQLite file through better-sqlite3, in WAL mode.
+ *
+ * Appends are group-committed: every `append` made in the same turn of the event loop is
+ * committed in one transaction (each call under its own savepoint, so one call's failure leaves
+ * the others intact), which turns thousands of concurrent single-event publishes into a handful
+ * of commits. Several processes may open the same file; ids stay strictly increasing across them
+ * and `watch` notices each other's appends by polling.
+ */
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+
+  /**
+   * Opens (creating if needed, with parent directories) the log at `path`, or a private in-memory
+   * log for `':memory:'`, and migrates its schema. Throws STORE_UNAVAILABLE when the file cannot
+   * be opened, and a RangeError for invalid options.
+   */
+  static open(path: string, options: SqliteStoreOptions = {}): SqliteStore {
+    if (typeof path !== 'string' || path === '') {
+      throw new TypeError('SqliteStore.open: path must be a file path or ":memory:"');
+    }
+    const resolved = resolveOptions(options);
+    const memory = path === ':memory:';
+    let db: Database.Database | undefined;
+    try {
+      if (!memory) mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path, { timeout: resolved.busyTimeoutMs });
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${resolved.synchronous}`);
+      migrate(db);
+      return new SqliteStore(db, memory, resolved);
+    } catch (error) {
+      db?.close();
+      if (error instanceof SpecstreamError || error instanceof RangeError) throw error;
+      throw errors.storeUnavailable(`Cannot open the SQLite store at ${path}`, undefined, { cause: error });
+    }
+  }
+
+  private readonly generator: EventIdGenerator;
+  private readonly clock: () => number;
+  private readonly pollIntervalMs: number;
+  private readonly idempotencyTtlMs: number;
+
+  private pending: PendingAppend[] = [];
+  private flushHandle: NodeJS.Immediate | undefined;
+  private readonly watchers = new Set<Watcher>();
+  private pollTimer: NodeJS.Timeout | undefined;
+  /** The newest id this instance knows to be committed (`meta.last_id`), for the poll. */
+  private lastKnownId: string | null;
+  private closed = false;
+
+  private readonly stmt: {
+    insertEvent: Database.Statement<[string, string, string, string | null, string]>;
+    lastId: Database.Statement<[], string | null>;
+    setLastId: Database.Statement<[string]>;
+    getIdempotency: Database.Statement<[string], IdempotencyRow>;
+    insertIdempotency: Database.Statement<[string, string, string, number]>;
+    deleteIdempotency: Database.Statement<[string]>;
+    eventsByIds: Database.Statement<[string], EventRow>;
+    get: Database.Statement<[string], EventRow>;
+    range: Database.Statement<[string, string, number], EventRow>;
+    bounds: Database.Statement<[], { firstId: string | null; lastId: string | null }>;
+    nthNewest: Database.Statement<[number], string>;
+    deleteEventsBelow: Database.Statement<[string, number]>;
+    purgeIdempotency: Database.Statement<[number, number]>;
+  };
+  /** Range reads with a type filter, by number of types (an `IN (?, ...)` list each). */
+  private readonly rangeByTypes = new Map<number, Database.Statement<unknown[], EventRow>>();
+  private readonly commitGroup: (calls: readonly PendingAppend[]) => { outcomes: Outcome[]; newest?: string };
+  private readonly appendOne: (call: PendingAppend) => AppendResult;
+
+  private constructor(
+    private readonly db: Database.Database,
+    memory: boolean,
+    options: Required<SqliteStoreOptions>,
+  ) {
+    this.clock = options.clock;
+    this.pollIntervalMs = memory ? 0 : options.pollIntervalMs;
+    this.idempotencyTtlMs = options.idempotencyTtlMs;
+
+    this.stmt = {
+      insertEvent: db.prepare('INSERT INTO events (id, type, source, subject, data) VALUES (?, ?, ?, ?, ?)'),
+      lastId: db.prepare<[], string | null>("SELECT value FROM meta WHERE key = 'last_id'").pluck(),
+      setLastId: db.prepare("UPDATE meta SET value = ? WHERE key = 'last_id'"),
+      getIdempotency: db.prepare('SELECT fingerprint, event_ids, created_at FROM idempotency WHERE key = ?'),
+      insertIdempotency: db.prepare(
+        'INSERT INTO idempotency (key, fingerprint, event_ids, created_at) VALUES (?, ?, ?, ?)',
+      ),
+      deleteIdempotency: db.prepare('DELETE FROM idempotency WHERE key = ?'),
+      eventsByIds: db.prepare(
+        'SELECT id, type, source, subject, data FROM events WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id',
+      ),
+      get: db.prepare('SELECT id, type, source, subject, data FROM events WHERE id = ?'),
+      range: db.prepare(
+        'SELECT id, type, source, subject, data FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?',
+      ),
+      bounds: db.prepare(
+        `SELECT (SELECT id FROM events ORDER BY id LIMIT 1) AS firstId,
+                (SELECT id FROM events ORDER BY id DESC LIMIT 1) AS lastId`,
+      ),
+      nthNewest: db.prepare<[number], string>('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
+      deleteEventsBelow: db.prepare(
+        'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE id < ? ORDER BY id LIMIT ?)',
+      ),
+      purgeIdempotency: db.prepare(
+        `DELETE FROM idempotency WHERE rowid IN
+           (SELECT rowid FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?)`,
+      ),
+    };
+
+    const newestStored = db.prepare<[], string | null>('SELECT max(id) FROM events').pluck().get() ?? null;
+    this.lastKnownId = maxId(this.stmt.lastId.get() ?? null, newestStored);
+    this.generator = new EventIdGenerator(this.lastKnownId ?? undefined, this.clock);
+
+    // A nested better-sqlite3 transaction runs under a SAVEPOINT: a throw rolls back that call only.
+    this.appendOne = db.transaction((call: PendingAppend) => this.insertCall(call));
+    this.commitGroup = db.transaction((calls: readonly PendingAppend[]) => {
+      // Another process may have committed since our last look; its ids are the floor for ours.
+      const floor = this.stmt.lastId.get();
+      if (floor) this.generator.observe(floor);
+      let newest: string | undefined;
+      const outcomes = calls.map((call): Outcome => {
+        try {
+          const result = this.appendOne(call);
+          if (!result.replayed && result.events.length > 0) newest = result.events.at(-1)!.id;
+          return { ok: true, result };
+        } catch (error) {
+          // Errors such as SQLITE_FULL or SQLITE_IOERR may roll back the whole transaction.
+          if (!this.db.inTransaction) throw error;
+          return { ok: false, error: toUnavailable(error, 'append') };
+        }
+      });
+      if (newest !== undefined) this.stmt.setLastId.run(newest);
+      return { outcomes, newest };
+    }).immediate;
+  }
+
+  append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(errors.storeClosed());
+    let call: Omit<PendingAppend, 'resolve' | 'reject'>;
+    try {
+      call = prepareCall(events, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ ...call, resolve, reject });
+      // better-sqlite3 commits synchronously, so "calls made while a commit runs" cannot happen:
+      // everything appended in this turn of the event loop goes into the next group.
+      this.flushHandle ??= setImmediate(() => this.flush());
+    });
+  }
+
+  async read(query: ReadQuery): Promise<StoredEvent[]> {
+    this.assertOpen();
+    const { limit } = query;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new RangeError(`read: limit must be a positive integer, got ${String(limit)}`);
+    }
+    let lower = query.afterId ?? NO_LOWER_BOUND;
+    if (query.since !== undefined) {
+      // `id >= idLowerBoundAt(t)` is `id > idUpperBoundAt(t - 1)` for well-formed ids.
+      const since = checkedTime(query.since, 'since');
+      const sinceBound = since <= 0 ? NO_LOWER_BOUND : idUpperBoundAt(since - 1);
+      if (sinceBound > lower) lower = sinceBound;
+    }
+    let upper = query.untilId ?? NO_UPPER_BOUND;
+    if (query.until !== undefined) {
+      const untilBound = idUpperBoundAt(checkedTime(query.until, 'until'));
+      if (untilBound < upper) upper = untilBound;
+    }
+    if (lower >= upper) return [];
+    const types = query.types === undefined ? undefined : [...new Set(query.types)];
+    if (types?.length === 0) return [];
+    try {
+      const rows =
+        types === undefined
+          ? this.stmt.range.all(lower, upper, limit)
+          : this.rangeStatement(types.length).all(...types, lower, upper, limit);
+      return rows.map(toEnvelope);
+    } catch (error) {
+      throw toUnavailable(error, 'read');
+    }
+  }
+
+  async get(id: string): Promise<StoredEvent | undefined> {
+    this.assertOpen();
+    try {
+      const row = this.stmt.get.get(id);
+      return row === undefined ? undefined : toEnvelope(row);
+    } catch (error) {
+      throw toUnavailable(error, 'read');
+    }
+  }
+
+  async bounds(): Promise<LogBounds> {
+    this.assertOpen();
+    try {
+      const { firstId, lastId } = this.stmt.bounds.get()!;
+      return firstId === null || lastId === null ? {} : { firstId, lastId };
+    } catch (error) {
+      throw toUnavailable(error, 'read');
+    }
+  }
+
+  /**
+   * Registers `onAppend`. It runs in a microtask after each group commit of this instance that
+   * stored events, and after a poll (every `pollIntervalMs`) that finds another process's
+   * appends; wake-ups coalesce until it has run. `onAppend` must not throw: a throw surfaces as
+   * an uncaught exception, as with an EventEmitter listener.
+   */
+  async watch(onAppend: () => void, signal: AbortSignal): Promise<void> {
+    this.assertOpen();
+    if (typeof onAppend !== 'function') throw new TypeError('watch: onAppend must be a function');
+    if (signal.aborted) return;
+    const watcher: Watcher = { onAppend, scheduled: false, active: true };
+    this.watchers.add(watcher);
+    signal.addEventListener(
+      'abort',
+      () => {
+        watcher.active = false;
+        this.watchers.delete(watcher);
+        if (this.watchers.size === 0) this.stopPolling();
+      },
+      { once: true },
+    );
+    this.startPolling();
+  }
+
+  async applyRetention(policy: RetentionPolicy): Promise<number> {
+    this.assertOpen();
+    const maxAgeMs = checkedLimit(policy.maxAgeMs, 'maxAgeMs');
+    const maxCount = checkedLimit(policy.maxCount, 'maxCount');
+    const now = this.clock();
+    let deleted = 0;
+    try {
+      let below = NO_LOWER_BOUND;
+      if (maxAgeMs > 0) below = idLowerBoundAt(now - maxAgeMs);
+      if (maxCount > 0) {
+        // Computed once: events appended while we delete are newer, so at least maxCount remain.
+        const oldestKept = this.stmt.nthNewest.get(Math.floor(maxCount) - 1);
+        if (oldestKept !== undefined && oldestKept > below) below = oldestKept;
+      }
+      if (below !== NO_LOWER_BOUND) {
+        deleted = await this.deleteInChunks(() => this.stmt.deleteEventsBelow.run(below, RETENTION_CHUNK).changes);
+      }
+      const expired = now - this.idempotencyTtlMs;
+      await this.deleteInChunks(() => this.stmt.purgeIdempotency.run(expired, RETENTION_CHUNK).changes);
+    } catch (error) {
+      throw toUnavailable(error, 'retention');
+    }
+    return deleted;
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    try {
+      // Reads a table rather than `SELECT 1`, which would not touch the file at all.
+      this.stmt.lastId.get();
+    } catch (error) {
+      throw errors.storeUnavailable('The event store is unavailable', undefined, { cause: error });
+    }
+  }
+
+  /**
+   * Commits every append still queued (their promises settle as usual), stops the watchers and
+   * closes the file. Safe to call twice; afterwards every method rejects with STORE_CLOSED.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.stopPolling();
+    for (const watcher of this.watchers) watcher.active = false;
+    this.watchers.clear();
+    try {
+      // Cheap, and keeps the planner's statistics fresh: https://www.sqlite.org/lang_analyze.html
+      this.db.pragma('optimize');
+    } catch {
+      // Best effort; the file is closed below either way.
+    }
+    this.db.close();
+  }
+
+  /** Commits the queued appends as one group and settles their promises. Synchronous. */
+  private flush(): void {
+    if (this.flushHandle !== undefined) {
+      clearImmediate(this.flushHandle);
+      this.flushHandle = undefined;
+    }
+    const calls = this.pending;
+    if (calls.length === 0) return;
+    this.pending = [];
+    let group: ReturnType<typeof this.commitGroup>;
+    try {
+      group = this.commitGroup(calls);
+    } catch (error) {
+      // The transaction rolled back: nothing of this group was stored.
+      const failure = toUnavailable(error, 'append');
+      for (const call of calls) call.reject(failure);
+      return;
+    }
+    // Settled in call order, which is id order.
+    group.outcomes.forEach((outcome, i) => {
+      if (outcome.ok) calls[i]!.resolve(outcome.result);
+      else calls[i]!.reject(outcome.error);
+    });
+    if (group.newest !== undefined) {
+      this.lastKnownId = maxId(this.lastKnownId, group.newest);
+      this.notifyWatchers();
+    }
+  }
+
+  /** Stores one call's events (inside the group transaction, under a savepoint). */
+  private insertCall(call: PendingAppend): AppendResult {
+    const now = this.clock();
+    if (call.key !== undefined) {
+      const seen = this.stmt.getIdempotency.get(call.key);
+      if (seen !== undefined && seen.created_at >= now - this.idempotencyTtlMs) {
+        if (seen.fingerprint !== call.fingerprint) throw errors.idempotencyConflict();
+        // Events already removed by retention are not replayed.
+        return { events: this.stmt.eventsByIds.all(seen.event_ids).map(toEnvelope), replayed: true };
+      }
+      if (seen !== undefined) this.stmt.deleteIdempotency.run(call.key);
+    }
+    const stored: StoredEvent[] = [];
+    let time = '';
+    let timeMs = -1;
+    call.events.forEach((event, i) => {
+      const id = this.generator.next();
+      const payload = call.payloads[i]!;
+      this.stmt.insertEvent.run(id, event.type, event.source, event.subject ?? null, payload);
+      const ms = timeOfId(id);
+      if (ms !== timeMs) {
+        timeMs = ms;
+        time = new Date(ms).toISOString();
+      }
+      // Parsed back from the stored text so the result equals what `read` returns later.
+      stored.push(envelope(id, event.type, event.source, event.subject ?? null, time, JSON.parse(payload)));
+    });
+    if (call.key !== undefined) {
+      this.stmt.insertIdempotency.run(call.key, call.fingerprint!, JSON.stringify(stored.map((e) => e.id)), now);
+    }
+    return { events: stored, replayed: false };
+  }
+
+  private rangeStatement(typeCount: number): Database.Statement<unknown[], EventRow> {
+    let statement = this.rangeByTypes.get(typeCount);
+    if (statement === undefined) {
+      // SQLite walks (type, id) once per listed type and stops each walk after LIMIT rows, so a
+      // page costs O(types x limit) however long the log is (checked with EXPLAIN QUERY PLAN).
+      statement = this.db.prepare<unknown[], EventRow>(
+        `SELECT id, type, source, subject, data FROM events
+         WHERE type IN (${new Array(typeCount).fill('?').join(', ')}) AND id > ? AND id <= ?
+         ORDER BY id LIMIT ?`,
+      );
+      this.rangeByTypes.set(typeCount, statement);
+    }
+    return statement;
+  }
+
+  private notifyWatchers(): void {
+    for (const watcher of this.watchers) {
+      if (watcher.scheduled) continue;
+      watcher.scheduled = true;
+      queueMicrotask(() => {
+        watcher.scheduled = false;
+        if (watcher.active) watcher.onAppend();
+      });
+    }
+  }
+
+  private startPolling(): void {
+    if (this.pollTimer !== undefined || this.pollIntervalMs === 0) return;
+    this.pollTimer = setInterval(() => this.poll(), this.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private stopPolling(): void {
+    if (this.pollTimer === undefined) return;
+    clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  private poll(): void {
+    if (this.closed) return;
+    let newest: string | null;
+    try {
+      newest = this.stmt.lastId.get() ?? null;
+    } catch {
+      // A transient failure (e.g. the file briefly unreadable): try again at the next tick;
+      // `ping` is where unavailability is reported.
+      return;
+    }
+    if (newest !== null && newest !== this.lastKnownId) {
+      this.lastKnownId = maxId(this.lastKnownId, newest);
+      this.notifyWatchers();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw errors.storeClosed();
+  }
+
+  /**
+   * Runs `deleteChunk` (a statement deleting at most RETENTION_CHUNK rows, in its own short
+   * transaction) until it deletes fewer, yielding to the event loop in between so that appends and
+   * reads interleave with a big pass. Stops early, without error, when the store is closed.
+   */
+  private async deleteInChunks(deleteChunk: () => number): Promise<number> {
+    let total = 0;
+    while (!this.closed) {
+      const changes = deleteChunk();
+      total += changes;
+      if (changes < RETENTION_CHUNK) break;
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+    return total;
+  }
+}
+
+function resolveOptions(options: SqliteStoreOptions): Required<SqliteStoreOptions> {
+  const synchronous = options.synchronous ?? 'NORMAL';
+  if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
+    throw new RangeError(`SqliteStore: synchronous must be 'NORMAL' or 'FULL', got ${String(synchronous)}`);
+  }
+  return {
+    synchronous,
+    pollIntervalMs: positive(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs'),
+    idempotencyTtlMs: positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs'),
+    busyTimeoutMs: nonNegative(options.busyTimeoutMs, DEFAULT_BUSY_TIMEOUT_MS, 'busyTimeoutMs'),
+    clock: options.clock ?? Date.now,
+  };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`SqliteStore: ${name} must be a positive number of ms, got ${String(value)}`);
+  }
+  return value;
+}
+
+function nonNegative(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`SqliteStore: ${name} must be a non-negative number of ms, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** Applies the pending migrations, in one write transaction so that concurrent openers agree. */
+function migrate(db: Database.Database): void {
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new Error(
+        `The SQLite store has schema version ${version}, newer than this Specstream supports (${MIGRATIONS.length}); upgrade Specstream`,
+      );
+    }
+    for (let step = version; step < MIGRATIONS.length; step++) db.exec(MIGRATIONS[step]!);
+    if (version !== MIGRATIONS.length) db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/** Checks an append's arguments and serializes the payloads in the caller's tick. */
+function prepareCall(
+  events: readonly NewEvent[],
+  options: AppendOptions,
+): Omit<PendingAppend, 'resolve' | 'reject'> {
+  if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
+  const { idempotencyKey: key, fingerprint } = options;
+  if (key !== undefined && (typeof key !== 'string' || typeof fingerprint !== 'string')) {
+    throw new TypeError('append: idempotencyKey must be a string and requires a fingerprint');
+  }
+  const payloads = events.map((event, i) => {
+    if (typeof event?.type !== 'string' || typeof event.source !== 'string') {
+      throw new TypeError(`append: events[${i}] needs string type and source`);
+    }
+    if (event.subject != null && typeof event.subject !== 'string') {
+      throw new TypeError(`append: events[${i}].subject must be a string`);
+    }
+    if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
+      throw new TypeError(`append: events[${i}].data must be a JSON object`);
+    }
+    return JSON.stringify(event.data);
+  });
+  return { events, payloads, key, fingerprint: key === undefined ? undefined : fingerprint };
+}
+
+function checkedTime(date: Date, name: string): number {
+  const ms = date instanceof Date ? date.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) throw new RangeError(`read: ${name} must be a valid Date`);
+  return ms;
+}
+
+function checkedLimit(value: number | undefined, name: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`applyRetention: ${name} must be a non-negative number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function maxId(a: string | null, b: string | null): string | null {
+  if (a === null) return b;
+  if (b === null) return a;
+  return a > b ? a : b;
+}
+
+function toEnvelope(row: EventRow): StoredEvent {
+  return envelope(
+    row.id,
+    row.type,
+    row.source,
+    row.subject,
+    new Date(timeOfId(row.id)).toISOString(),
+    JSON.parse(row.data) as Record<string, unknown>,
+  );
+}
+
+/** Builds the CloudEvents envelope with its keys in the documented order. */
+function envelope(
+  id: string,
+  type: string,
+  source: string,
+  subject: string | null,
+  time: string,
+  data: Record<string, unknown>,
+): StoredEvent {
+  return subject === null
+    ? { specversion: '1.0', id, type, source, time, datacontenttype: 'application/json', data }
+    : { specversion: '1.0', id, type, source, subject, time, datacontenttype: 'application/json', data };
+}
+
+/** SQLite failures that mean "unavailable" become STORE_UNAVAILABLE (cause kept); others pass. */
+function toUnavailable(error: unknown, operation: 'append' | 'read' | 'retention'): unknown {
+  if (!(error instanceof Database.SqliteError)) return error;
+  const primary = error.code.split('_', 2).join('_'); // SQLITE_IOERR_WRITE -> SQLITE_IOERR
+  if (operation !== 'append' && !UNAVAILABLE_CODES.has(primary)) return error;
+  // Any SQLite error on append rolled its transaction back: "nothing was stored" holds.
+  return operation === 'append'
+    ? errors.storeUnavailable(undefined, undefined, { cause: error })
+    : errors.storeUnavailable('The event store is unavailable', undefined, { cause: error });
+}
