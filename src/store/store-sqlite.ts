@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { errors, SpecstreamError } from '../errors.js';
+import { errors } from '../errors.js';
 import { EventIdGenerator, idLowerBoundAt, idUpperBoundAt, timeOfId } from './event-id.js';
 import type {
   AppendOptions,
@@ -173,7 +173,10 @@ export class SqliteStore implements Store {
       return new SqliteStore(db, memory, resolved);
     } catch (error) {
       db?.close();
-      if (error instanceof SpecstreamError || error instanceof RangeError) throw error;
+      // File-system and SQLite failures mean "cannot open"; anything else (e.g. a schema from a
+      // newer release) is a different problem and keeps its own message.
+      const systemError = error instanceof Database.SqliteError || (error instanceof Error && 'syscall' in error);
+      if (!systemError) throw error;
       throw errors.storeUnavailable(`Cannot open the SQLite store at ${path}`, undefined, { cause: error });
     }
   }
