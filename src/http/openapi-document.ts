@@ -63,5 +63,7 @@ export function listOperations(document: OpenApiDocument = loadOpenApiDocument()
     }
   }
   const params = (op: RouteOperation) => (op.path.match(/\{/g) ?? []).length;
-  return operations.sort((a, b) => params(a) - params(b));
+  // Express also routes HEAD to a GET route, so an explicit HEAD operation must come first.
+  const headFirst = (op: RouteOperation) => (op.method === 'head' ? 0 : 1);
+  return operations.sort((a, b) => params(a) - params(b) || headFirst(a) - headFirst(b));
 }

@@ -16,7 +16,7 @@ describe('GET /v1/events (listEvents)', () => {
     const types = ['grant.created', 'token.issued', 'security.alert', 'grant.revoked'] as const;
     const first = await call('POST', `${server.url}/v1/events`, {
       headers: server.auth('writer'),
-      body: Array.from({ length: 20 }, (_, i) => ({ type: types[i % 4], subject: `s${i}`, data: catalog[types[i % 4]].example })),
+      body: Array.from({ length: 20 }, (_, i) => { const type = types[i % 4] as (typeof types)[number]; return { type, subject: `s${i}`, data: catalog[type].example }; }),
     });
     // A clear gap in time between the two halves, for the time-range tests.
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -24,7 +24,7 @@ describe('GET /v1/events (listEvents)', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const second = await call('POST', `${server.url}/v1/events`, {
       headers: server.auth('writer'),
-      body: Array.from({ length: 20 }, (_, i) => ({ type: types[i % 4], subject: `s${20 + i}`, data: catalog[types[i % 4]].example })),
+      body: Array.from({ length: 20 }, (_, i) => { const type = types[i % 4] as (typeof types)[number]; return { type, subject: `s${20 + i}`, data: catalog[type].example }; }),
     });
     published = [...(first.body as { data: Json[] }).data, ...(second.body as { data: Json[] }).data];
   });
