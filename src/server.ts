@@ -74,7 +74,9 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const port = (server.address() as AddressInfo).port;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const url = `http://${host}:${port}`;
-  logger.info({ store: store.kind }, `listening on ${url}`);
+  // Scripts and tests wait for this line, so it is printed whatever the log level.
+  if (logger.isLevelEnabled('info')) logger.info({ store: store.kind }, `listening on ${url}`);
+  else announce(`specstream listening on ${url} (store: ${store.kind})`);
 
   const retention = setInterval(() => {
     store
