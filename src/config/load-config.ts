@@ -23,6 +23,9 @@ export type Config = {
   body_limit_bytes: number;
   max_connections: number;
   max_connections_per_key: number;
+  ring_size: number;
+  ring_max_bytes: number;
+  ledger_size: number;
   idle_timeout_s: number;
   log_level: string;
   response_validation: boolean;

@@ -59,7 +59,7 @@ export const OPTIONS = {
     default: [],
     description: 'Origins allowed to call the API from a browser (comma-separated; `*` for any).',
   },
-  heartbeat_s: { kind: 'integer', default: 30, min: 1, max: 3600, description: 'Seconds between SSE heartbeats.' },
+  heartbeat_s: { kind: 'integer', default: 30, min: 1, max: 3600, description: 'Seconds between SSE heartbeats and WebSocket pings (a peer that misses a pong is closed).' },
   status_s: { kind: 'integer', default: 5, min: 1, max: 3600, description: 'Seconds between WebSocket status frames.' },
   retry_ms: {
     kind: 'integer',
@@ -103,6 +103,27 @@ export const OPTIONS = {
     default: 100,
     min: 1,
     description: 'Open streams allowed per API key; beyond is a 429.',
+  },
+  ring_size: {
+    kind: 'integer',
+    default: 8192,
+    min: 16,
+    max: 10_000_000,
+    description:
+      'Newest events the stream hub keeps in memory, encoded once and shared by every subscriber; a subscriber further behind reads from the store (the WS status `queue_max`).',
+  },
+  ring_max_bytes: {
+    kind: 'integer',
+    default: 67_108_864,
+    min: 65_536,
+    description: 'Memory the in-memory ring may hold (approximate, both encodings counted); older events are evicted first. Default 64 MiB.',
+  },
+  ledger_size: {
+    kind: 'integer',
+    default: 1_000_000,
+    min: 4096,
+    description:
+      'Ids and types of recent events the hub remembers (27 bytes each) to count exactly what a subscriber behind retention missed (the `dropped` notice).',
   },
   idle_timeout_s: {
     kind: 'integer',

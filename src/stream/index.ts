@@ -1,9 +1,11 @@
 import type { Config } from '../config/load-config.js';
-import { errors } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Store } from '../store/store.js';
+import { Hub } from './hub.js';
+import { serveSse } from './sse-writer.js';
 import type { StreamHub } from './stream-hub.js';
+import { WsStreams } from './ws-server.js';
 
 export type { StreamHub } from './stream-hub.js';
 
@@ -15,15 +17,25 @@ export interface StreamHubDeps {
   logger: Logger;
 }
 
-/** Creates the process's stream hub. (Placeholder until the live-streams work lands: streams answer 503.) */
-export function createStreamHub(_deps: StreamHubDeps): StreamHub {
+/**
+ * Creates the process's stream hub: one tail of `store`, an in-memory ring of recent events
+ * (`ring_size`), SSE and WebSocket writers sharing encoded bytes. See hub.ts for how it works.
+ */
+export function createStreamHub(deps: StreamHubDeps): StreamHub {
+  const hub = new Hub(deps);
+  const ws = new WsStreams(hub, deps.config, deps.logger);
+  let closing: Promise<void> | undefined;
   return {
-    start: async () => {},
-    serveSse: async () => {
-      throw errors.shuttingDown('Streaming is not available in this build');
+    start: () => hub.start(),
+    serveSse: (req, res, query, principal) => serveSse(hub, deps.config, req, res, query, principal),
+    attachWebSocket: (server, path, authorize) => ws.attach(server, path, authorize),
+    get subscriberCount() {
+      return hub.subscriberCount;
     },
-    attachWebSocket: () => {},
-    subscriberCount: 0,
-    close: async () => {},
+    close: () =>
+      (closing ??= (async () => {
+        await hub.close();
+        await ws.close();
+      })()),
   };
 }

@@ -1,0 +1,582 @@
+/**
+ * The hub: one tail of the store per process, an in-memory ring of the newest events, and
+ * subscribers that are cursors into the log.
+ *
+ * - **Tail.** `store.watch` wakes the hub after appends; it then reads `afterId: head` in batches
+ *   and appends each event to the ring (encoded lazily, once per wire format) and to the ledger.
+ * - **Ring delivery.** On each wake, every ready subscriber whose cursor is in the ring takes the
+ *   entries after its cursor that match its filter and gets them in ONE write. Subscribers with
+ *   the same format, filter and position (the common case: everyone caught up, all types) share
+ *   one concatenated Buffer, so a wake costs one concatenation per group plus one write per socket.
+ * - **Store delivery.** A subscriber whose cursor is older than the ring (history, or a slow
+ *   client the ring has left behind) reads `afterId: cursor` from the store at its own pace, then
+ *   rejoins the ring. History and slow clients use the same path, and because ids strictly
+ *   increase, the store→ring seam has no gap and no duplicate by construction.
+ * - **Backpressure.** When a write returns false the subscriber pauses until `drain`; its cursor
+ *   stays where it is and nothing is queued for it, so memory stays bounded however slow it is.
+ * - **Retention.** A store read that skips events the ledger says existed means they were deleted
+ *   before the subscriber read them: it gets the `dropped` notice with their exact count and
+ *   continues from the oldest retained event (see ledger.ts for what "exact" covers).
+ */
+import type { Config } from '../config/load-config.js';
+import { asSpecstreamError, errors } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
+import { idUpperBoundAt, timeOfId } from '../store/event-id.js';
+import type { StoredEvent, Store } from '../store/store.js';
+import { envelopeJson, wsTextFrame, type DropNotice, type WireFormat } from './frame-encoding.js';
+import { EventLedger, TypeIndex } from './ledger.js';
+import { EventRing, RingEntry } from './ring.js';
+import { Subscriber, type EndReason, type SubscriberTransport } from './subscriber.js';
+
+/** Events per tail read. */
+const TAIL_BATCH = 1000;
+/** Events per store read for a subscriber behind the ring. */
+const READ_BATCH = 2000;
+/** Most ring entries, and bytes, gathered into one write. */
+const MAX_WRITE_ENTRIES = 4096;
+const MAX_WRITE_BYTES = 1 << 20;
+/**
+ * How long after an `until` time the hub still expects events logged at or before it. An id is
+ * assigned when its batch commits, and the tail reads it microseconds later; the margin covers a
+ * busy event loop and, for shared backends, clock skew between nodes.
+ */
+export const UNTIL_GRACE_MS = 1000;
+/** Tail retry delays after a store failure. */
+const TAIL_RETRY_MIN_MS = 100;
+const TAIL_RETRY_MAX_MS = 5000;
+/** An exclusive lower bound below every event id, usable as `since_id` in a backfill link. */
+const ZERO_ID = 'evt_00000000000000000000000000';
+
+/** What the hub is built from. */
+export interface HubDeps {
+  store: Store;
+  config: Config;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Where a new stream starts and ends, from its validated query. */
+export interface StreamPlan {
+  /** Start at the head of the log (no history). */
+  live: boolean;
+  /** Exclusive lower bound when not live (`''` is before every id). */
+  afterId: string;
+  /** Inclusive upper bound (`until_id` and `until`, whichever is lower), or undefined. */
+  untilId?: string;
+  /** Concrete types, or undefined for every type. */
+  types?: readonly string[];
+  /** The resume point is already at or past the end: nothing can follow (SSE answers 204). */
+  exhausted: boolean;
+}
+
+/** Turns a resolved history query into log positions. */
+export function planStream(query: ResolvedHistoryQuery): StreamPlan {
+  let untilId = query.untilId;
+  if (query.until !== undefined) {
+    const bound = idUpperBoundAt(query.until);
+    if (untilId === undefined || bound < untilId) untilId = bound;
+  }
+  let afterId = '';
+  if (query.afterId !== undefined) afterId = query.afterId;
+  else if (query.since !== undefined) {
+    // `time >= since` is `id > idUpperBoundAt(since - 1 ms)`.
+    const ms = query.since.getTime();
+    afterId = ms <= 0 ? '' : idUpperBoundAt(ms - 1);
+  }
+  const plan: StreamPlan = {
+    live: !query.hasStart,
+    afterId,
+    exhausted: query.resumeFrom !== undefined && untilId !== undefined && query.resumeFrom >= untilId,
+  };
+  if (untilId !== undefined) plan.untilId = untilId;
+  if (!query.allTypes) plan.types = [...query.types];
+  return plan;
+}
+
+/** A ring batch prepared for one position and filter; shared within one wake. */
+interface RingBatch {
+  bytes: Buffer | undefined;
+  count: number;
+  lastSeq: number;
+  lastId: string | undefined;
+  reachedUntil: boolean;
+}
+
+/** The numbers a WebSocket `status` frame reports, read from the same state as the metrics. */
+export interface SubscriberStatus {
+  queueDepth: number;
+  queueMax: number;
+  subscribers: number;
+  store: 'ok' | 'unavailable';
+}
+
+export class Hub {
+  private readonly store: Store;
+  private readonly config: Config;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
+  private readonly typeIndex = new TypeIndex();
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly perKey = new Map<string, number>();
+  /** Admitted connections: subscribers plus WebSocket handshakes in progress. */
+  private admitted = 0;
+  private ring: EventRing | undefined;
+  private ledger: EventLedger | undefined;
+  private headId = '';
+  private readonly abort = new AbortController();
+  private tailing = false;
+  private tailAgain = false;
+  private tailRetryMs = TAIL_RETRY_MIN_MS;
+  private tailRetry: NodeJS.Timeout | undefined;
+  private idleSweep: NodeJS.Timeout | undefined;
+  private storeOk = true;
+  private readonly inFlight = new Set<Promise<void>>();
+  private started = false;
+  private closing: Promise<void> | undefined;
+
+  constructor(deps: HubDeps) {
+    this.store = deps.store;
+    this.config = deps.config;
+    this.metrics = deps.metrics;
+    this.logger = deps.logger;
+  }
+
+  /** Starts tailing the store. Resolves once listening. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    // Listening first, then the head: an append between the two is after the head or before it, never lost.
+    await this.store.watch(() => this.tail(), this.abort.signal);
+    this.headId = (await this.store.bounds()).lastId ?? '';
+    this.ring = new EventRing(this.config.ring_size, this.config.ring_max_bytes, this.headId);
+    this.ledger = new EventLedger(this.config.ledger_size, this.headId);
+    if (this.config.idle_timeout_s > 0) {
+      this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(1000, this.config.idle_timeout_s * 1000));
+      this.idleSweep.unref();
+    }
+    this.tail();
+  }
+
+  /** True once `close()` was called. */
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** Open streams. */
+  get subscriberCount(): number {
+    return this.subscribers.size;
+  }
+
+  /** The ring's capacity (the WS status frame's `queue_max`). */
+  get ringCapacity(): number {
+    return this.config.ring_size;
+  }
+
+  /**
+   * Reserves a connection slot for `keyId`; throws TOO_MANY_CONNECTIONS (429) beyond
+   * `max_connections` in total or `max_connections_per_key` for the key, and SHUTTING_DOWN
+   * (503) once closing. Pair with `subscribe` (which owns the slot from then on) or `release`.
+   */
+  admit(keyId: string): void {
+    if (this.closing || !this.started) throw errors.shuttingDown();
+    if (this.admitted >= this.config.max_connections) {
+      throw errors.tooManyConnections(`Too many open streams (at most ${this.config.max_connections})`);
+    }
+    const forKey = this.perKey.get(keyId) ?? 0;
+    if (forKey >= this.config.max_connections_per_key) {
+      throw errors.tooManyConnections(`Too many open streams for this key (at most ${this.config.max_connections_per_key})`);
+    }
+    this.admitted++;
+    this.perKey.set(keyId, forKey + 1);
+  }
+
+  /** Gives back a slot taken by `admit` that never became a subscriber. */
+  release(keyId: string): void {
+    this.admitted--;
+    const forKey = (this.perKey.get(keyId) ?? 1) - 1;
+    if (forKey <= 0) this.perKey.delete(keyId);
+    else this.perKey.set(keyId, forKey);
+  }
+
+  /**
+   * Starts delivering to `transport` (whose slot `admit` reserved) from `plan`. The transport
+   * must call `remove` when its connection closes.
+   */
+  subscribe(transport: SubscriberTransport, keyId: string, plan: StreamPlan): Subscriber {
+    const ring = this.ring!;
+    const start = plan.live ? this.headId : plan.afterId;
+    const subscriber = new Subscriber(transport, keyId, plan.types, this.typeIndex.mask(plan.types), plan.untilId, start);
+    if (plan.live) subscriber.seq = ring.nextSeq - 1;
+    this.subscribers.add(subscriber);
+    this.metrics.connections.inc({ transport: transport.format });
+    if (plan.untilId !== undefined) this.armUntil(subscriber, plan.untilId);
+    this.resume(subscriber);
+    return subscriber;
+  }
+
+  /** Forgets a subscriber whose connection closed (or that ended). Safe to call twice. */
+  remove(subscriber: Subscriber): void {
+    subscriber.ended = true;
+    if (!this.subscribers.delete(subscriber)) return;
+    if (subscriber.untilTimer !== undefined) clearTimeout(subscriber.untilTimer);
+    subscriber.dispose();
+    this.metrics.connections.dec({ transport: subscriber.transport.format });
+    this.release(subscriber.keyId);
+  }
+
+  /** The numbers of a WebSocket `status` frame for `subscriber`. */
+  status(subscriber: Subscriber): SubscriberStatus {
+    return {
+      queueDepth: this.lagOf(subscriber),
+      queueMax: this.config.ring_size,
+      subscribers: this.subscribers.size,
+      store: this.storeOk ? 'ok' : 'unavailable',
+    };
+  }
+
+  /** Checks the store (for the `status` frames); resolves with the result, never rejects. */
+  async checkStore(): Promise<'ok' | 'unavailable'> {
+    try {
+      await this.store.ping();
+      this.storeOk = true;
+    } catch {
+      this.storeOk = false;
+    }
+    return this.storeOk ? 'ok' : 'unavailable';
+  }
+
+  /**
+   * Ends every stream cleanly (reason `shutdown`), stops tailing and waits for in-flight store
+   * reads. Safe to call twice.
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.abort.abort();
+      if (this.tailRetry !== undefined) clearTimeout(this.tailRetry);
+      if (this.idleSweep !== undefined) clearInterval(this.idleSweep);
+      for (const subscriber of [...this.subscribers]) this.finish(subscriber, 'shutdown');
+      while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
+    })();
+    return this.closing;
+  }
+
+  // ---- tail ---------------------------------------------------------------------------------
+
+  /** Reads everything after the head into the ring, then wakes the subscribers. Coalesces calls. */
+  private tail(): void {
+    if (this.closing || this.ring === undefined) return;
+    if (this.tailing) {
+      this.tailAgain = true;
+      return;
+    }
+    this.tailing = true;
+    this.track(this.runTail());
+  }
+
+  private async runTail(): Promise<void> {
+    try {
+      do {
+        this.tailAgain = false;
+        let read: StoredEvent[];
+        do {
+          read = await this.store.read({ afterId: this.headId, limit: TAIL_BATCH });
+          if (this.closing) return;
+          if (read.length === 0) break;
+          for (const event of read) this.ingest(event);
+          this.headId = read[read.length - 1]!.id;
+          this.wake();
+        } while (read.length === TAIL_BATCH);
+      } while (this.tailAgain && !this.closing);
+      this.storeOk = true;
+      this.tailRetryMs = TAIL_RETRY_MIN_MS;
+    } catch (error) {
+      if (this.closing) return;
+      this.storeOk = false;
+      this.logger.warn({ err: error, retryMs: this.tailRetryMs }, 'stream tail: store read failed; retrying');
+      this.tailRetry = setTimeout(() => {
+        this.tailRetry = undefined;
+        this.tail();
+      }, this.tailRetryMs);
+      this.tailRetryMs = Math.min(this.tailRetryMs * 2, TAIL_RETRY_MAX_MS);
+    } finally {
+      this.tailing = false;
+    }
+  }
+
+  private ingest(event: StoredEvent): void {
+    const typeIndex = this.typeIndex.of(event.type);
+    const seq = this.ledger!.append(event.id, typeIndex);
+    this.ring!.push(new RingEntry(seq, event.id, event.type, typeIndex, envelopeJson(event)));
+  }
+
+  // ---- delivery -----------------------------------------------------------------------------
+
+  /** Delivers new ring entries to every ready subscriber. */
+  private wake(): void {
+    const shared = new Map<string, RingBatch>();
+    for (const subscriber of this.subscribers) {
+      if (!subscriber.ready) continue;
+      if (subscriber.seq === undefined) this.track(this.pumpStore(subscriber));
+      else this.pumpRing(subscriber, shared);
+    }
+  }
+
+  /** Continues a subscriber after it connected, drained, or was poked. */
+  private resume(subscriber: Subscriber): void {
+    if (!subscriber.ready) return;
+    if (subscriber.seq === undefined) this.track(this.pumpStore(subscriber));
+    else this.pumpRing(subscriber, undefined);
+  }
+
+  private pumpRing(subscriber: Subscriber, shared: Map<string, RingBatch> | undefined): void {
+    const ring = this.ring!;
+    while (subscriber.ready && subscriber.seq !== undefined) {
+      if (subscriber.seq < ring.firstSeq - 1) {
+        // The ring moved past this subscriber while it was paused: continue from the store.
+        subscriber.seq = undefined;
+        this.track(this.pumpStore(subscriber));
+        return;
+      }
+      const from = subscriber.seq + 1;
+      if (from >= ring.nextSeq) {
+        this.caughtUp(subscriber);
+        return;
+      }
+      const key = subscriber.shareKey === undefined || shared === undefined ? undefined : `${subscriber.shareKey}|${from}`;
+      let batch = key === undefined ? undefined : shared!.get(key);
+      if (batch === undefined) {
+        batch = this.collect(subscriber, from);
+        if (key !== undefined) shared!.set(key, batch);
+      }
+      subscriber.seq = batch.lastSeq;
+      if (batch.lastId !== undefined) subscriber.cursorId = batch.lastId;
+      if (batch.bytes !== undefined && !this.deliver(subscriber, batch.bytes, batch.count, ring.nextSeq - 1 - batch.lastSeq)) return;
+      if (batch.reachedUntil) {
+        this.finish(subscriber, 'until_reached');
+        return;
+      }
+    }
+  }
+
+  /** The ring entries after `from - 1` that `subscriber` wants, up to one write's worth. */
+  private collect(subscriber: Subscriber, from: number): RingBatch {
+    const ring = this.ring!;
+    const format = subscriber.transport.format;
+    const parts: Buffer[] = [];
+    let bytes = 0;
+    let reachedUntil = false;
+    let seq = from;
+    const end = Math.min(ring.nextSeq, from + MAX_WRITE_ENTRIES);
+    for (; seq < end && bytes < MAX_WRITE_BYTES; seq++) {
+      const entry = ring.at(seq)!;
+      if (subscriber.untilId !== undefined && entry.id > subscriber.untilId) {
+        reachedUntil = true;
+        break;
+      }
+      if (!subscriber.wants(entry.typeIndex)) continue;
+      const frame = entry.bytes(format);
+      parts.push(frame);
+      bytes += frame.length;
+    }
+    const lastSeq = seq - 1;
+    return {
+      bytes: parts.length === 0 ? undefined : parts.length === 1 ? parts[0] : Buffer.concat(parts, bytes),
+      count: parts.length,
+      lastSeq,
+      lastId: lastSeq >= from ? ring.at(lastSeq)!.id : undefined,
+      reachedUntil,
+    };
+  }
+
+  /** A ring subscriber has everything up to the head: end it if its `until` can no longer be reached by new events. */
+  private caughtUp(subscriber: Subscriber): void {
+    const untilId = subscriber.untilId;
+    if (untilId === undefined) return;
+    if (this.headId >= untilId) {
+      this.finish(subscriber, 'until_reached');
+    } else if (Date.now() > timeOfId(untilId) + UNTIL_GRACE_MS) {
+      // No new event can be logged at or before `until` any more; one last store read makes sure
+      // nothing committed but not yet tailed is missed, then the stream ends.
+      subscriber.finalRead = true;
+      subscriber.seq = undefined;
+      this.track(this.pumpStore(subscriber));
+    }
+  }
+
+  /** Reads from the store after the cursor until the subscriber can rejoin the ring. */
+  private async pumpStore(subscriber: Subscriber): Promise<void> {
+    if (!subscriber.ready) return;
+    subscriber.reading = true;
+    const format = subscriber.transport.format;
+    try {
+      let idle = false;
+      while (!subscriber.ended && !subscriber.paused && !this.closing) {
+        if (!subscriber.finalRead && subscriber.cursorId <= this.headId) {
+          const seq = this.ring!.seqAtOrBefore(subscriber.cursorId);
+          if (seq !== undefined) {
+            subscriber.seq = seq;
+            break;
+          }
+        }
+        // The previous read found nothing and the ring cannot take over yet (the cursor is ahead
+        // of the tail): wait for the next wake.
+        if (idle) break;
+        const head = this.headId;
+        const readStartedAt = Date.now();
+        const events = await this.store.read({
+          afterId: subscriber.cursorId,
+          ...(subscriber.untilId !== undefined ? { untilId: subscriber.untilId } : {}),
+          ...(subscriber.types !== undefined ? { types: subscriber.types } : {}),
+          limit: READ_BATCH,
+        });
+        if (subscriber.ended || this.closing) return;
+
+        const notice = this.missedBefore(subscriber, events, head);
+        if (notice !== undefined) {
+          this.metrics.drops.inc({ transport: format }, notice.count);
+          subscriber.transport.writeDropped(notice);
+        }
+        let writable = true;
+        if (events.length > 0) {
+          subscriber.cursorId = events[events.length - 1]!.id;
+          writable = this.deliver(subscriber, encodeBatch(events, format), events.length, this.lagOf(subscriber));
+        }
+        if (events.length < READ_BATCH) {
+          const untilId = subscriber.untilId;
+          if (untilId !== undefined && (head >= untilId || readStartedAt > timeOfId(untilId) + UNTIL_GRACE_MS)) {
+            // Everything at or before `until` has been read and no more can be logged.
+            if (!subscriber.ended) this.finish(subscriber, 'until_reached');
+            return;
+          }
+          // Everything up to the head the tail had seen when the read started was returned.
+          if (head > subscriber.cursorId) subscriber.cursorId = head;
+          idle = events.length === 0;
+        }
+        if (!writable) break;
+      }
+    } catch (error) {
+      this.fault(subscriber, error);
+    } finally {
+      subscriber.reading = false;
+    }
+    if (subscriber.seq !== undefined) this.pumpRing(subscriber, undefined);
+  }
+
+  /**
+   * The drop notice for a store read, if the ledger knows events of the subscriber's types that
+   * lay between its cursor and what the read returned first (they were deleted by retention).
+   */
+  private missedBefore(subscriber: Subscriber, events: readonly StoredEvent[], head: string): DropNotice | undefined {
+    const first = events[0];
+    let upper: { id: string; inclusive: boolean };
+    if (first !== undefined) upper = { id: first.id, inclusive: false };
+    else upper = { id: subscriber.untilId !== undefined && subscriber.untilId < head ? subscriber.untilId : head, inclusive: true };
+    if (upper.id <= subscriber.cursorId) return undefined;
+    const span = this.ledger!.span(subscriber.cursorId, upper, subscriber.mask);
+    if (span.count === 0) return undefined;
+    const since = subscriber.cursorId.startsWith('evt_') ? subscriber.cursorId : ZERO_ID;
+    const params = new URLSearchParams({ since_id: since, until_id: span.lastId! });
+    if (subscriber.types !== undefined) params.set('types', subscriber.types.join(','));
+    return {
+      count: span.count,
+      firstMissingId: span.firstId!,
+      lastMissingId: span.lastId!,
+      backfillUrl: `/v1/events?${params.toString().replace(/%2C/g, ',')}`,
+    };
+  }
+
+  /** Writes `bytes` (holding `count` events); pauses the subscriber on backpressure. Returns false when paused. */
+  private deliver(subscriber: Subscriber, bytes: Buffer, count: number, lag: number): boolean {
+    const format = subscriber.transport.format;
+    const ok = subscriber.transport.write(bytes);
+    subscriber.delivered += count;
+    subscriber.lastDeliveryAt = Date.now();
+    this.metrics.eventsDelivered.inc({ transport: format }, count);
+    this.metrics.subscriberLag.observe(lag);
+    if (!ok && !subscriber.ended) {
+      subscriber.paused = true;
+      subscriber.transport.onceDrain(() => {
+        subscriber.paused = false;
+        this.resume(subscriber);
+      });
+    }
+    return ok;
+  }
+
+  /** Events between the subscriber's cursor and the head of the log, as far as the ledger can tell. */
+  lagOf(subscriber: Subscriber): number {
+    const ledger = this.ledger;
+    if (ledger === undefined) return 0;
+    if (subscriber.seq !== undefined) return Math.max(ledger.headSeq - subscriber.seq, 0);
+    const seq = ledger.seqAtOrBefore(subscriber.cursorId);
+    // A cursor older than the ledger: at least everything the ledger holds is ahead of it.
+    return Math.max(ledger.headSeq - (seq ?? 0), 0);
+  }
+
+  /** Ends a stream cleanly and forgets it. */
+  private finish(subscriber: Subscriber, reason: EndReason): void {
+    if (subscriber.ended) return;
+    subscriber.ended = true;
+    try {
+      subscriber.transport.end(reason);
+    } finally {
+      this.remove(subscriber);
+    }
+  }
+
+  /** Reports a server fault on one stream and closes it; the client resumes with Last-Event-ID. */
+  private fault(subscriber: Subscriber, error: unknown): void {
+    if (subscriber.ended) return;
+    const failure = asSpecstreamError(error);
+    this.logger.error({ err: error, key: subscriber.keyId, cursor: subscriber.cursorId }, 'stream fault');
+    subscriber.ended = true;
+    try {
+      subscriber.transport.fault(failure.code, failure.message);
+    } finally {
+      this.remove(subscriber);
+    }
+  }
+
+  /** For `until` given as a time: makes sure the stream ends soon after it even if no event follows. */
+  private armUntil(subscriber: Subscriber, untilId: string): void {
+    const delay = timeOfId(untilId) + UNTIL_GRACE_MS + 1 - Date.now();
+    if (delay <= 0 || delay > 2 ** 31 - 1) return;
+    const poke = () => {
+      subscriber.untilTimer = undefined;
+      if (subscriber.ended) return;
+      if (!subscriber.ready) {
+        // Busy reading or paused: look again shortly.
+        subscriber.untilTimer = setTimeout(poke, 100);
+        return;
+      }
+      this.resume(subscriber);
+    };
+    subscriber.untilTimer = setTimeout(poke, delay);
+  }
+
+  private sweepIdle(): void {
+    const limit = this.config.idle_timeout_s * 1000;
+    const now = Date.now();
+    for (const subscriber of [...this.subscribers]) {
+      if (now - subscriber.lastDeliveryAt >= limit) this.finish(subscriber, 'idle_timeout');
+    }
+  }
+
+  private track(promise: Promise<void>): void {
+    this.inFlight.add(promise);
+    void promise.finally(() => this.inFlight.delete(promise));
+  }
+}
+
+/** Encodes events read from the store (not shared: each slow reader has its own position) into one Buffer. */
+export function encodeBatch(events: readonly StoredEvent[], format: WireFormat): Buffer {
+  if (format === 'sse') {
+    let text = '';
+    for (const event of events) text += `id: ${event.id}\nevent: ${event.type}\ndata: ${envelopeJson(event)}\n\n`;
+    return Buffer.from(text);
+  }
+  if (events.length === 1) return wsTextFrame(`{"type":"event","event":${envelopeJson(events[0]!)}}`);
+  return Buffer.concat(events.map((event) => wsTextFrame(`{"type":"event","event":${envelopeJson(event)}}`)));
+}

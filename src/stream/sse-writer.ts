@@ -1,0 +1,112 @@
+/**
+ * `GET /v1/events/stream`: the Server-Sent Events side of the hub (channel `sseStream` of
+ * specs/asyncapi.yaml).
+ *
+ * Each event is `id:` / `event: <type>` / `data: <envelope>`. Because every event is named by its
+ * type, a browser `EventSource` delivers it to `addEventListener('<type>', …)`, not to
+ * `onmessage` (which only sees events named `message`). To receive every event with one handler,
+ * register it for each type of the catalog (`GET /v1/catalog`); see README "Streaming".
+ */
+import type { ServerResponse } from 'node:http';
+import type { Request, Response } from 'express';
+import type { Principal } from '../auth/principal.js';
+import type { Config } from '../config/load-config.js';
+import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
+import { SSE_HEARTBEAT, SSE_INTERNAL_ERROR, sseDroppedFrames, sseRetryFrame, type DropNotice } from './frame-encoding.js';
+import { planStream, type Hub } from './hub.js';
+import type { EndReason, SubscriberTransport } from './subscriber.js';
+
+/** The response headers of a stream; `X-Accel-Buffering: no` stops nginx from buffering it. */
+export const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'no-cache',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+} as const;
+
+/** Writes one SSE response. */
+export class SseTransport implements SubscriberTransport {
+  readonly format = 'sse' as const;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(
+    private readonly res: ServerResponse,
+    heartbeatMs: number,
+  ) {
+    this.heartbeat = setInterval(() => {
+      // A socket that is not draining gets no more bytes; the client notices silence, not us.
+      if (this.open && !res.writableNeedDrain) res.write(SSE_HEARTBEAT);
+    }, heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  private get open(): boolean {
+    return !this.res.writableEnded && !this.res.destroyed;
+  }
+
+  write(bytes: Buffer): boolean {
+    if (!this.open) return true;
+    return this.res.write(bytes);
+  }
+
+  onceDrain(listener: () => void): void {
+    this.res.once('drain', listener);
+  }
+
+  writeDropped(notice: DropNotice): boolean {
+    return this.write(sseDroppedFrames(notice));
+  }
+
+  end(_reason: EndReason): void {
+    // Every reason ends the 200 response the same way: an EventSource then reconnects (after
+    // `retry`) with Last-Event-ID, to this server or another; after `until` it gets a 204.
+    this.stop();
+    if (this.open) this.res.end();
+  }
+
+  fault(): void {
+    this.stop();
+    if (this.open) this.res.end(SSE_INTERNAL_ERROR);
+  }
+
+  /** Stops the heartbeat. Safe to call twice. */
+  stop(): void {
+    clearInterval(this.heartbeat);
+  }
+}
+
+/**
+ * Serves an SSE stream for a validated, authorized request: 204 when the resume point is already
+ * past the end, 429 (thrown, before any byte) beyond the connection limits, otherwise the 200
+ * stream. Resolves when the stream is over.
+ */
+export async function serveSse(
+  hub: Hub,
+  config: Config,
+  req: Request,
+  res: Response,
+  query: ResolvedHistoryQuery,
+  principal: Principal,
+): Promise<void> {
+  const plan = planStream(query);
+  if (plan.exhausted) {
+    res.status(204).end();
+    return;
+  }
+  hub.admit(principal.keyId);
+  let transport: SseTransport;
+  try {
+    res.writeHead(200, SSE_HEADERS);
+    req.socket.setNoDelay(true);
+    res.write(sseRetryFrame(config.retry_ms));
+    transport = new SseTransport(res, config.heartbeat_s * 1000);
+  } catch (error) {
+    hub.release(principal.keyId);
+    throw error;
+  }
+  const closed = new Promise<void>((resolve) => res.once('close', resolve));
+  const subscriber = hub.subscribe(transport, principal.keyId, plan);
+  subscriber.dispose = () => transport.stop();
+  await closed;
+  hub.remove(subscriber);
+}

@@ -1,0 +1,77 @@
+/**
+ * A subscriber is a cursor into the log, not a queue: the id up to which it has considered the
+ * log, its type filter and its upper bound. The hub moves the cursor forward through the ring
+ * (`seq` set) or, when the subscriber is behind the ring, through store reads (`seq` undefined).
+ * Nothing is buffered per subscriber beyond what its socket already holds.
+ */
+import type { DropNotice, WireFormat } from './frame-encoding.js';
+
+/** Why a stream ends. */
+export type EndReason = 'until_reached' | 'shutdown' | 'idle_timeout';
+
+/** What the hub needs of a connection; implemented by the SSE and WebSocket writers. */
+export interface SubscriberTransport {
+  readonly format: WireFormat;
+  /**
+   * Writes encoded frames (one or more, concatenated). Returns false when the socket's buffer is
+   * full: the hub then waits for `onceDrain` before writing again.
+   */
+  write(bytes: Buffer): boolean;
+  /** Calls `listener` once when the socket's buffer has drained. */
+  onceDrain(listener: () => void): void;
+  /** Writes the `dropped` notice frames. Same return value as `write`. */
+  writeDropped(notice: DropNotice): boolean;
+  /** Ends the stream cleanly (SSE: end the 200 response; WS: `end` frame when it has a reason for one, then close). */
+  end(reason: EndReason): void;
+  /** Reports a server fault (SSE `: internal server error`, WS `error` frame) and closes. */
+  fault(code: string, message: string): void;
+}
+
+export class Subscriber {
+  /** Every event with id ≤ cursorId has been delivered or skipped by the filter. */
+  cursorId: string;
+  /** The ring position equal to `cursorId` while the subscriber reads from the ring; undefined while it reads from the store. */
+  seq: number | undefined;
+  /** Waiting for the socket to drain. */
+  paused = false;
+  /** A store read is in flight. */
+  reading = false;
+  ended = false;
+  /** `until` passed while caught up: read the store once more (not the ring), then end. */
+  finalRead = false;
+  /** Events written to this subscriber. */
+  delivered = 0;
+  /** `Date.now()` of the last event written (or of connecting). */
+  lastDeliveryAt = Date.now();
+  /** Set when `until` is a time: the hub forces a final store read after it (see hub.ts). */
+  untilTimer: NodeJS.Timeout | undefined;
+  /** Removes the transport's listeners and timers; set by the hub. */
+  dispose: () => void = () => {};
+
+  /** Groups subscribers that receive exactly the same bytes: same format, same filter, no upper bound. */
+  readonly shareKey: string | undefined;
+
+  constructor(
+    readonly transport: SubscriberTransport,
+    readonly keyId: string,
+    readonly types: readonly string[] | undefined,
+    /** `types` as a type-index mask (see ledger.ts), or undefined for every type. */
+    readonly mask: Uint8Array | undefined,
+    readonly untilId: string | undefined,
+    startId: string,
+  ) {
+    this.cursorId = startId;
+    this.seq = undefined;
+    this.shareKey = untilId === undefined ? `${transport.format}|${types === undefined ? '*' : [...types].sort().join(',')}` : undefined;
+  }
+
+  /** True when the hub may write to it now. */
+  get ready(): boolean {
+    return !this.ended && !this.paused && !this.reading;
+  }
+
+  /** True when the subscriber wants events whose type has this index (see ledger.ts `TypeIndex`). */
+  wants(typeIndex: number): boolean {
+    return this.mask === undefined || this.mask[typeIndex] === 1;
+  }
+}

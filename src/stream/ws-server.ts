@@ -1,0 +1,302 @@
+/**
+ * `GET /v1/events/ws`: the WebSocket side of the hub (channel `wsStream` of specs/asyncapi.yaml),
+ * on the HTTP server's `upgrade` event (`ws` in noServer mode).
+ *
+ * Before upgrading, a request is checked as the HTTP pipeline would check it (origin, auth,
+ * query parameters declared by the spec, query rules, connection limits) and refused with the
+ * same JSON error and status. After it: `event` frames (pre-framed bytes shared by every
+ * connection, several per write), `status` every `status_s`, `dropped`, `end` then close 1000
+ * (1001 on shutdown), `error` then close 1011. A ping every `heartbeat_s`; a peer that has not
+ * answered the previous one is terminated.
+ */
+import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Principal } from '../auth/principal.js';
+import type { Config } from '../config/load-config.js';
+import { errors, type ErrorDetail } from '../errors.js';
+import { toErrorResponse } from '../http/error-response.js';
+import { loadOpenApiDocument } from '../http/openapi-document.js';
+import type { Logger } from '../observability/logger.js';
+import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
+import { wsDroppedMessage, type DropNotice } from './frame-encoding.js';
+import { planStream, type Hub } from './hub.js';
+import type { EndReason, Subscriber, SubscriberTransport } from './subscriber.js';
+
+/** Validates an upgrade request and says who is asking for what; throws a registry error to refuse. */
+export type AuthorizeUpgrade = (req: IncomingMessage) => { query: ResolvedHistoryQuery; principal: Principal };
+
+/** How long `close()` waits for peers to answer the close frame before terminating them. */
+const CLOSE_WAIT_MS = 2000;
+/** Clients send nothing but control frames; anything bigger is refused by `ws` (close 1009). */
+const MAX_CLIENT_PAYLOAD = 4096;
+
+/** Writes one WebSocket connection. */
+class WsTransport implements SubscriberTransport {
+  readonly format = 'ws' as const;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly socket: Duplex,
+  ) {}
+
+  private get open(): boolean {
+    return this.ws.readyState === WebSocket.OPEN;
+  }
+
+  write(bytes: Buffer): boolean {
+    if (!this.open) return true;
+    // Complete frames built once per event (frame-encoding.ts), written past `ws.send` so that one
+    // write carries many of them; `ws` writes its own frames to the same socket, in order.
+    return this.socket.write(bytes);
+  }
+
+  onceDrain(listener: () => void): void {
+    this.socket.once('drain', listener);
+  }
+
+  writeDropped(notice: DropNotice): boolean {
+    return this.send(wsDroppedMessage(notice));
+  }
+
+  /** Sends a JSON text frame through `ws`; false when the socket's buffer is full. */
+  send(text: string): boolean {
+    if (!this.open) return true;
+    this.ws.send(text);
+    return !this.socket.writableNeedDrain;
+  }
+
+  end(reason: EndReason): void {
+    if (!this.open) return;
+    if (reason === 'idle_timeout') {
+      this.ws.close(1000, 'idle timeout');
+      return;
+    }
+    this.ws.send(JSON.stringify({ type: 'end', reason }));
+    this.ws.close(reason === 'shutdown' ? 1001 : 1000, reason);
+  }
+
+  fault(code: string, message: string): void {
+    if (!this.open) return;
+    this.ws.send(JSON.stringify({ type: 'error', code, message }));
+    this.ws.close(1011, 'server error');
+  }
+}
+
+/** The WebSocket endpoint of a hub. */
+export class WsStreams {
+  private readonly wss = new WebSocketServer({
+    noServer: true,
+    // Off: event frames are pre-built, shared bytes (see frame-encoding.ts `wsTextFrame`).
+    perMessageDeflate: false,
+    maxPayload: MAX_CLIENT_PAYLOAD,
+    clientTracking: false,
+  });
+  private readonly sockets = new Set<WebSocket>();
+  private storeCheck: NodeJS.Timeout | undefined;
+  private allowedParams: Map<string, { maxLength?: number }> | undefined;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly config: Config,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Handles upgrades for `path` on `server`; other upgrade paths get a 404. */
+  attach(server: Server, path: string, authorize: AuthorizeUpgrade): void {
+    this.allowedParams = queryParameters(path);
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy());
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      if (url.pathname !== path) {
+        refuse(socket, errors.notFound());
+        return;
+      }
+      let admitted: { query: ResolvedHistoryQuery; principal: Principal };
+      try {
+        if (this.hub.isClosing) throw errors.shuttingDown();
+        this.checkOrigin(req);
+        admitted = authorize(req);
+        this.checkParameters(url);
+        this.hub.admit(admitted.principal.keyId);
+      } catch (error) {
+        const response = refuse(socket, error);
+        if (response.unexpected) this.logger.error({ err: error }, 'websocket upgrade failed');
+        return;
+      }
+      const { query, principal } = admitted;
+      let upgraded = false;
+      // `ws` answers a malformed handshake itself (and never calls back): give the slot back.
+      socket.once('close', () => {
+        if (!upgraded) this.hub.release(principal.keyId);
+      });
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
+        upgraded = true;
+        this.connect(ws, socket, query, principal);
+      });
+    });
+  }
+
+  /** Waits (at most 2 s) for connections to finish their close handshake, then terminates the rest. Call after `hub.close()`. */
+  async close(): Promise<void> {
+    if (this.storeCheck !== undefined) clearInterval(this.storeCheck);
+    const pending = [...this.sockets].map(
+      (ws) => new Promise<void>((resolve) => (ws.readyState === WebSocket.CLOSED ? resolve() : ws.once('close', () => resolve()))),
+    );
+    const timer = new Promise<void>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref());
+    await Promise.race([Promise.all(pending), timer]);
+    for (const ws of this.sockets) ws.terminate();
+    this.wss.close();
+  }
+
+  private connect(ws: WebSocket, socket: Duplex, query: ResolvedHistoryQuery, principal: Principal): void {
+    this.sockets.add(ws);
+    const transport = new WsTransport(ws, socket);
+    const plan = planStream(query);
+    ws.on('error', (error) => this.logger.debug({ err: error }, 'websocket error'));
+    if (plan.exhausted) {
+      // The resume point is already past `until`: say so and close, as the SSE stream's 204 does.
+      this.hub.release(principal.keyId);
+      ws.once('close', () => this.sockets.delete(ws));
+      transport.end('until_reached');
+      return;
+    }
+
+    let alive = true;
+    ws.on('pong', () => {
+      alive = true;
+    });
+    const ping = setInterval(() => {
+      if (!alive) {
+        this.logger.info({ key: principal.keyId }, 'websocket peer did not answer a ping; closing');
+        ws.terminate();
+        return;
+      }
+      alive = false;
+      ws.ping();
+    }, this.config.heartbeat_s * 1000);
+
+    let subscriber: Subscriber | undefined;
+    let deliveredAtLastStatus = 0;
+    let lastStatusAt = Date.now();
+    const status = setInterval(() => {
+      if (subscriber === undefined || subscriber.ended) return;
+      const now = Date.now();
+      const seconds = Math.max((now - lastStatusAt) / 1000, 0.001);
+      const numbers = this.hub.status(subscriber);
+      transport.send(
+        JSON.stringify({
+          type: 'status',
+          ts: new Date(now).toISOString(),
+          throughput_eps: Math.round(((subscriber.delivered - deliveredAtLastStatus) / seconds) * 100) / 100,
+          queue_depth: numbers.queueDepth,
+          queue_max: numbers.queueMax,
+          subscribers: numbers.subscribers,
+          store: numbers.store,
+        }),
+      );
+      deliveredAtLastStatus = subscriber.delivered;
+      lastStatusAt = now;
+    }, this.config.status_s * 1000);
+    this.startStoreChecks();
+
+    const stop = () => {
+      clearInterval(ping);
+      clearInterval(status);
+    };
+    ws.once('close', () => {
+      stop();
+      this.sockets.delete(ws);
+      if (subscriber !== undefined) this.hub.remove(subscriber);
+    });
+    subscriber = this.hub.subscribe(transport, principal.keyId, plan);
+    subscriber.dispose = stop;
+  }
+
+  /** Keeps the hub's store status fresh for the `status` frames while WebSocket streams are open. */
+  private startStoreChecks(): void {
+    if (this.storeCheck !== undefined) return;
+    this.storeCheck = setInterval(() => {
+      if (this.sockets.size === 0) {
+        clearInterval(this.storeCheck);
+        this.storeCheck = undefined;
+        return;
+      }
+      void this.hub.checkStore();
+    }, this.config.status_s * 1000);
+    this.storeCheck.unref();
+  }
+
+  /**
+   * Browsers send `Origin`; pages from origins outside `cors_origins` may not open a stream with
+   * the user's ambient credentials. Same-origin pages and non-browser clients (no `Origin`) may.
+   */
+  private checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (origin === undefined) return;
+    const origins = this.config.cors_origins;
+    if (origins.includes('*') || origins.includes(origin)) return;
+    try {
+      if (new URL(origin).host === req.headers.host) return;
+    } catch {
+      // An unparsable Origin is refused below.
+    }
+    throw errors.forbidden('This origin may not open a WebSocket stream (see cors_origins)');
+  }
+
+  /** The checks express-openapi-validator makes on the HTTP side: declared query parameters, lengths. */
+  private checkParameters(url: URL): void {
+    const allowed = this.allowedParams;
+    if (allowed === undefined) return;
+    const details: ErrorDetail[] = [];
+    for (const [name, value] of url.searchParams) {
+      const spec = allowed.get(name);
+      if (spec === undefined) {
+        details.push({ path: `/query/${name}`, code: 'UNKNOWN_QUERY_PARAMETER', message: `Unknown query parameter '${name}'` });
+      } else if (spec.maxLength !== undefined && value.length > spec.maxLength) {
+        details.push({ path: `/query/${name}`, code: 'MAX_LENGTH', message: `must NOT have more than ${spec.maxLength} characters` });
+      }
+    }
+    if (details.length > 0) throw errors.validationFailed(undefined, details);
+  }
+}
+
+/** Writes the JSON error response for a refused upgrade and closes the socket. */
+function refuse(socket: Duplex, error: unknown): ReturnType<typeof toErrorResponse> {
+  const response = toErrorResponse(error);
+  const body = JSON.stringify(response.body);
+  const head = [
+    `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'Error'}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    'Cache-Control: no-store',
+    'Connection: close',
+    ...(response.status === 401 ? ['WWW-Authenticate: Bearer realm="specstream"'] : []),
+  ];
+  if (socket.writable) socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
+  else socket.destroy();
+  return response;
+}
+
+/** The query parameters `specs/openapi.yaml` declares for the GET operation on `path`, with their maxLength. */
+function queryParameters(path: string): Map<string, { maxLength?: number }> | undefined {
+  const document = loadOpenApiDocument() as { paths: Record<string, { get?: { parameters?: unknown[] } }> } & Record<string, unknown>;
+  const parameters = document.paths[path]?.get?.parameters;
+  if (!Array.isArray(parameters)) return undefined;
+  const allowed = new Map<string, { maxLength?: number }>();
+  for (const item of parameters) {
+    const parameter = resolveRef(document, item) as { name?: string; in?: string; schema?: { maxLength?: number } } | undefined;
+    if (parameter?.in !== 'query' || typeof parameter.name !== 'string') continue;
+    const maxLength = parameter.schema?.maxLength;
+    allowed.set(parameter.name, typeof maxLength === 'number' ? { maxLength } : {});
+  }
+  return allowed;
+}
+
+function resolveRef(document: Record<string, unknown>, item: unknown): unknown {
+  const ref = (item as { $ref?: unknown } | undefined)?.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith('#/')) return item;
+  let node: unknown = document;
+  for (const part of ref.slice(2).split('/')) node = (node as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return node;
+}
