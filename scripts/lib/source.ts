@@ -68,7 +68,7 @@ export function snakeToCamel(name: string): string {
 
 /**
  * A JSON value as a TypeScript literal: single-quoted strings, bare keys where possible, 2-space
- * indentation, short arrays of primitives on one line. Key order is the value's own.
+ * indentation, short arrays and objects on one line. Key order is the value's own.
  */
 export function literal(value: unknown): string {
   if (value === null) return 'null';
@@ -92,9 +92,11 @@ export function literal(value: unknown): string {
     if (!items.some((item) => item.includes('\n')) && inline.length <= 80) return inline;
     return `[\n${items.map((item) => `  ${indentRest(item)},`).join('\n')}\n]`;
   }
-  const entries = Object.entries(value as Record<string, unknown>);
+  const entries = Object.entries(value as Record<string, unknown>).map(([key, item]) => `${propertyKey(key)}: ${literal(item)}`);
   if (entries.length === 0) return '{}';
-  return `{\n${entries.map(([key, item]) => `  ${propertyKey(key)}: ${indentRest(literal(item))},`).join('\n')}\n}`;
+  const inline = `{ ${entries.join(', ')} }`;
+  if (!entries.some((entry) => entry.includes('\n')) && inline.length <= 80) return inline;
+  return `{\n${entries.map((entry) => `  ${indentRest(entry)},`).join('\n')}\n}`;
 }
 
 /** A regular expression literal equivalent to `new RegExp(pattern, 'u')`; throws if the pattern is invalid. */

@@ -56,10 +56,7 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['resourceId', 'entries', 'replacedBy'],
       properties: {
-        resourceId: {
-          type: 'string',
-          minLength: 1,
-        },
+        resourceId: { type: 'string', minLength: 1 },
         entries: {
           type: 'array',
           maxItems: 1000,
@@ -68,14 +65,8 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
             additionalProperties: false,
             required: ['principal', 'permission'],
             properties: {
-              principal: {
-                type: 'string',
-                minLength: 1,
-              },
-              permission: {
-                type: 'string',
-                enum: ['read', 'write', 'admin'],
-              },
+              principal: { type: 'string', minLength: 1 },
+              permission: { type: 'string', enum: ['read', 'write', 'admin'] },
             },
           },
         },
@@ -84,14 +75,8 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
           additionalProperties: false,
           required: ['type', 'id'],
           properties: {
-            type: {
-              type: 'string',
-              enum: ['user', 'service', 'system'],
-            },
-            id: {
-              type: 'string',
-              minLength: 1,
-            },
+            type: { type: 'string', enum: ['user', 'service', 'system'] },
+            id: { type: 'string', minLength: 1 },
           },
         },
       },
@@ -99,19 +84,10 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
     example: {
       resourceId: 'res_bucket_logs',
       entries: [
-        {
-          principal: 'usr_42',
-          permission: 'admin',
-        },
-        {
-          principal: 'grp_auditors',
-          permission: 'read',
-        },
+        { principal: 'usr_42', permission: 'admin' },
+        { principal: 'grp_auditors', permission: 'read' },
       ],
-      replacedBy: {
-        type: 'user',
-        id: 'usr_42',
-      },
+      replacedBy: { type: 'user', id: 'usr_42' },
     },
   },
   'admin.legacy_note': {
@@ -124,19 +100,9 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['noteId', 'author', 'text'],
       properties: {
-        noteId: {
-          type: 'string',
-          minLength: 1,
-        },
-        author: {
-          type: 'string',
-          minLength: 1,
-        },
-        text: {
-          type: 'string',
-          minLength: 1,
-          maxLength: 10000,
-        },
+        noteId: { type: 'string', minLength: 1 },
+        author: { type: 'string', minLength: 1 },
+        text: { type: 'string', minLength: 1, maxLength: 10000 },
       },
     },
     example: {
@@ -155,14 +121,8 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['accountId', 'positionId', 'amount', 'initiatedBy'],
       properties: {
-        accountId: {
-          type: 'string',
-          minLength: 1,
-        },
-        positionId: {
-          type: 'string',
-          minLength: 1,
-        },
+        accountId: { type: 'string', minLength: 1 },
+        positionId: { type: 'string', minLength: 1 },
         amount: {
           type: 'object',
           additionalProperties: false,
@@ -173,10 +133,7 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
               pattern: '^-?[0-9]+(\\.[0-9]+)?$',
               description: 'Decimal amount as a string, to keep precision.',
             },
-            currency: {
-              type: 'string',
-              pattern: '^[A-Z]{3}$',
-            },
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
           },
         },
         initiatedBy: {
@@ -184,32 +141,18 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
           additionalProperties: false,
           required: ['type', 'id'],
           properties: {
-            type: {
-              type: 'string',
-              enum: ['user', 'service', 'system'],
-            },
-            id: {
-              type: 'string',
-              minLength: 1,
-            },
+            type: { type: 'string', enum: ['user', 'service', 'system'] },
+            id: { type: 'string', minLength: 1 },
           },
         },
-        reason: {
-          type: 'string',
-        },
+        reason: { type: 'string' },
       },
     },
     example: {
       accountId: 'acc_5521',
       positionId: 'pos_88',
-      amount: {
-        amount: '1520.40',
-        currency: 'USD',
-      },
-      initiatedBy: {
-        type: 'system',
-        id: 'risk-engine',
-      },
+      amount: { amount: '1520.40', currency: 'USD' },
+      initiatedBy: { type: 'system', id: 'risk-engine' },
       reason: 'margin_call',
     },
   },
@@ -223,40 +166,23 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['transactionId', 'cancelledBy', 'reason'],
       properties: {
-        transactionId: {
-          type: 'string',
-          minLength: 1,
-        },
+        transactionId: { type: 'string', minLength: 1 },
         cancelledBy: {
           type: 'object',
           additionalProperties: false,
           required: ['type', 'id'],
           properties: {
-            type: {
-              type: 'string',
-              enum: ['user', 'service', 'system'],
-            },
-            id: {
-              type: 'string',
-              minLength: 1,
-            },
+            type: { type: 'string', enum: ['user', 'service', 'system'] },
+            id: { type: 'string', minLength: 1 },
           },
         },
-        reason: {
-          type: 'string',
-          minLength: 1,
-        },
-        refunded: {
-          type: 'boolean',
-        },
+        reason: { type: 'string', minLength: 1 },
+        refunded: { type: 'boolean' },
       },
     },
     example: {
       transactionId: 'txn_4410',
-      cancelledBy: {
-        type: 'user',
-        id: 'stf_ops_7',
-      },
+      cancelledBy: { type: 'user', id: 'stf_ops_7' },
       reason: 'suspected fraud',
       refunded: true,
     },
@@ -271,57 +197,29 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['entryId', 'actor', 'action', 'target'],
       properties: {
-        entryId: {
-          type: 'string',
-          minLength: 1,
-        },
+        entryId: { type: 'string', minLength: 1 },
         actor: {
           type: 'object',
           additionalProperties: false,
           required: ['type', 'id'],
           properties: {
-            type: {
-              type: 'string',
-              enum: ['user', 'service', 'system'],
-            },
-            id: {
-              type: 'string',
-              minLength: 1,
-            },
+            type: { type: 'string', enum: ['user', 'service', 'system'] },
+            id: { type: 'string', minLength: 1 },
           },
         },
-        action: {
-          type: 'string',
-          minLength: 1,
-        },
-        target: {
-          type: 'string',
-          minLength: 1,
-        },
-        ip: {
-          type: 'string',
-          minLength: 1,
-        },
-        metadata: {
-          type: 'object',
-          additionalProperties: {
-            type: 'string',
-          },
-        },
+        action: { type: 'string', minLength: 1 },
+        target: { type: 'string', minLength: 1 },
+        ip: { type: 'string', minLength: 1 },
+        metadata: { type: 'object', additionalProperties: { type: 'string' } },
       },
     },
     example: {
       entryId: 'aud_7781',
-      actor: {
-        type: 'user',
-        id: 'usr_42',
-      },
+      actor: { type: 'user', id: 'usr_42' },
       action: 'settings.updated',
       target: 'org_acme',
       ip: '203.0.113.7',
-      metadata: {
-        field: 'billing_email',
-      },
+      metadata: { field: 'billing_email' },
     },
   },
   'budget.exhausted': {
@@ -334,10 +232,7 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['budgetId', 'limit', 'exhaustedAt'],
       properties: {
-        budgetId: {
-          type: 'string',
-          minLength: 1,
-        },
+        budgetId: { type: 'string', minLength: 1 },
         limit: {
           type: 'object',
           additionalProperties: false,
@@ -348,24 +243,15 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
               pattern: '^-?[0-9]+(\\.[0-9]+)?$',
               description: 'Decimal amount as a string, to keep precision.',
             },
-            currency: {
-              type: 'string',
-              pattern: '^[A-Z]{3}$',
-            },
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
           },
         },
-        exhaustedAt: {
-          type: 'string',
-          format: 'date-time',
-        },
+        exhaustedAt: { type: 'string', format: 'date-time' },
       },
     },
     example: {
       budgetId: 'bdg_team_infra',
-      limit: {
-        amount: '10000.00',
-        currency: 'EUR',
-      },
+      limit: { amount: '10000.00', currency: 'EUR' },
       exhaustedAt: '2026-03-28T09:15:00.000Z',
     },
   },
@@ -379,15 +265,8 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['budgetId', 'thresholdPercent', 'spent', 'limit'],
       properties: {
-        budgetId: {
-          type: 'string',
-          minLength: 1,
-        },
-        thresholdPercent: {
-          type: 'integer',
-          minimum: 1,
-          maximum: 100,
-        },
+        budgetId: { type: 'string', minLength: 1 },
+        thresholdPercent: { type: 'integer', minimum: 1, maximum: 100 },
         spent: {
           type: 'object',
           additionalProperties: false,
@@ -398,10 +277,7 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
               pattern: '^-?[0-9]+(\\.[0-9]+)?$',
               description: 'Decimal amount as a string, to keep precision.',
             },
-            currency: {
-              type: 'string',
-              pattern: '^[A-Z]{3}$',
-            },
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
           },
         },
         limit: {
@@ -414,10 +290,7 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
               pattern: '^-?[0-9]+(\\.[0-9]+)?$',
               description: 'Decimal amount as a string, to keep precision.',
             },
-            currency: {
-              type: 'string',
-              pattern: '^[A-Z]{3}$',
-            },
+            currency: { type: 'string', pattern: '^[A-Z]{3}$' },
           },
         },
       },
@@ -425,14 +298,8 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
     example: {
       budgetId: 'bdg_team_infra',
       thresholdPercent: 80,
-      spent: {
-        amount: '8000.00',
-        currency: 'EUR',
-      },
-      limit: {
-        amount: '10000.00',
-        currency: 'EUR',
-      },
+      spent: { amount: '8000.00', currency: 'EUR' },
+      limit: { amount: '10000.00', currency: 'EUR' },
     },
   },
   'grant.created': {
@@ -445,30 +312,11 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['grantId', 'userId', 'scopes'],
       properties: {
-        grantId: {
-          type: 'string',
-          pattern: '^grnt_[0-9A-Za-z]+$',
-        },
-        userId: {
-          type: 'string',
-          minLength: 1,
-        },
-        clientId: {
-          type: 'string',
-          minLength: 1,
-        },
-        scopes: {
-          type: 'array',
-          minItems: 1,
-          items: {
-            type: 'string',
-            minLength: 1,
-          },
-        },
-        expiresAt: {
-          type: 'string',
-          format: 'date-time',
-        },
+        grantId: { type: 'string', pattern: '^grnt_[0-9A-Za-z]+$' },
+        userId: { type: 'string', minLength: 1 },
+        clientId: { type: 'string', minLength: 1 },
+        scopes: { type: 'array', minItems: 1, items: { type: 'string', minLength: 1 } },
+        expiresAt: { type: 'string', format: 'date-time' },
       },
     },
     example: {
@@ -489,23 +337,14 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['grantId', 'revokedBy', 'reason'],
       properties: {
-        grantId: {
-          type: 'string',
-          pattern: '^grnt_[0-9A-Za-z]+$',
-        },
+        grantId: { type: 'string', pattern: '^grnt_[0-9A-Za-z]+$' },
         revokedBy: {
           type: 'object',
           additionalProperties: false,
           required: ['type', 'id'],
           properties: {
-            type: {
-              type: 'string',
-              enum: ['user', 'service', 'system'],
-            },
-            id: {
-              type: 'string',
-              minLength: 1,
-            },
+            type: { type: 'string', enum: ['user', 'service', 'system'] },
+            id: { type: 'string', minLength: 1 },
           },
         },
         reason: {
@@ -516,10 +355,7 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
     },
     example: {
       grantId: 'grnt_01JF3K9Y6Q2W8E4R5T7Y9U1I3O',
-      revokedBy: {
-        type: 'user',
-        id: 'usr_42',
-      },
+      revokedBy: { type: 'user', id: 'usr_42' },
       reason: 'user_request',
     },
   },
@@ -533,25 +369,11 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['entryId', 'staffId', 'action', 'justification'],
       properties: {
-        entryId: {
-          type: 'string',
-          minLength: 1,
-        },
-        staffId: {
-          type: 'string',
-          minLength: 1,
-        },
-        action: {
-          type: 'string',
-          minLength: 1,
-        },
-        justification: {
-          type: 'string',
-          minLength: 1,
-        },
-        ticket: {
-          type: 'string',
-        },
+        entryId: { type: 'string', minLength: 1 },
+        staffId: { type: 'string', minLength: 1 },
+        action: { type: 'string', minLength: 1 },
+        justification: { type: 'string', minLength: 1 },
+        ticket: { type: 'string' },
       },
     },
     example: {
@@ -572,27 +394,11 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['resourceId', 'kind', 'ownerId'],
       properties: {
-        resourceId: {
-          type: 'string',
-          minLength: 1,
-        },
-        kind: {
-          type: 'string',
-          minLength: 1,
-        },
-        ownerId: {
-          type: 'string',
-          minLength: 1,
-        },
-        region: {
-          type: 'string',
-        },
-        labels: {
-          type: 'object',
-          additionalProperties: {
-            type: 'string',
-          },
-        },
+        resourceId: { type: 'string', minLength: 1 },
+        kind: { type: 'string', minLength: 1 },
+        ownerId: { type: 'string', minLength: 1 },
+        region: { type: 'string' },
+        labels: { type: 'object', additionalProperties: { type: 'string' } },
       },
     },
     example: {
@@ -600,9 +406,7 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       kind: 'bucket',
       ownerId: 'org_acme',
       region: 'eu-west-1',
-      labels: {
-        env: 'prod',
-      },
+      labels: { env: 'prod' },
     },
   },
   'security.alert': {
@@ -615,28 +419,12 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['alertId', 'severity', 'rule', 'description'],
       properties: {
-        alertId: {
-          type: 'string',
-          minLength: 1,
-        },
-        severity: {
-          type: 'string',
-          enum: ['low', 'medium', 'high', 'critical'],
-        },
-        rule: {
-          type: 'string',
-          minLength: 1,
-        },
-        description: {
-          type: 'string',
-          minLength: 1,
-        },
-        principal: {
-          type: 'string',
-        },
-        sourceIp: {
-          type: 'string',
-        },
+        alertId: { type: 'string', minLength: 1 },
+        severity: { type: 'string', enum: ['low', 'medium', 'high', 'critical'] },
+        rule: { type: 'string', minLength: 1 },
+        description: { type: 'string', minLength: 1 },
+        principal: { type: 'string' },
+        sourceIp: { type: 'string' },
       },
     },
     example: {
@@ -658,22 +446,10 @@ export const catalog: { readonly [K in EventType]: CatalogEntry } = {
       additionalProperties: false,
       required: ['tokenId', 'grantId', 'expiresAt'],
       properties: {
-        tokenId: {
-          type: 'string',
-          minLength: 1,
-        },
-        grantId: {
-          type: 'string',
-          pattern: '^grnt_[0-9A-Za-z]+$',
-        },
-        expiresAt: {
-          type: 'string',
-          format: 'date-time',
-        },
-        ttlSeconds: {
-          type: 'integer',
-          minimum: 1,
-        },
+        tokenId: { type: 'string', minLength: 1 },
+        grantId: { type: 'string', pattern: '^grnt_[0-9A-Za-z]+$' },
+        expiresAt: { type: 'string', format: 'date-time' },
+        ttlSeconds: { type: 'integer', minimum: 1 },
       },
     },
     example: {
