@@ -28,6 +28,7 @@ import type { StoredEvent, Store } from '../store/store.js';
 import { envelopeJson, wsTextFrame, type DropNotice, type WireFormat } from './frame-encoding.js';
 import { EventLedger, TypeIndex } from './ledger.js';
 import { EventRing, RingEntry } from './ring.js';
+import type { HubSnapshot } from './stream-hub.js';
 import { Subscriber, type EndReason, type SubscriberTransport } from './subscriber.js';
 
 /** Events per tail read. */
@@ -236,6 +237,25 @@ export class Hub {
     };
   }
 
+  /** See `StreamHub.snapshot`. */
+  snapshot(): HubSnapshot {
+    return {
+      headId: this.headId,
+      ring: { length: this.ring?.length ?? 0, capacity: this.config.ring_size, bytes: this.ring?.weight ?? 0 },
+      ledgerLength: this.ledger?.length ?? 0,
+      subscribers: [...this.subscribers].map((subscriber) => ({
+        transport: subscriber.transport.format,
+        keyId: subscriber.keyId,
+        cursorId: subscriber.cursorId,
+        inRing: subscriber.seq !== undefined,
+        paused: subscriber.paused,
+        bufferedBytes: subscriber.transport.bufferedBytes,
+        delivered: subscriber.delivered,
+        lag: this.lagOf(subscriber),
+      })),
+    };
+  }
+
   /** Checks the store (for the `status` frames); resolves with the result, never rejects. */
   async checkStore(): Promise<'ok' | 'unavailable'> {
     try {
@@ -352,7 +372,7 @@ export class Hub {
       }
       subscriber.seq = batch.lastSeq;
       if (batch.lastId !== undefined) subscriber.cursorId = batch.lastId;
-      if (batch.bytes !== undefined && !this.deliver(subscriber, batch.bytes, batch.count, ring.nextSeq - 1 - batch.lastSeq)) return;
+      if (batch.bytes !== undefined && !this.deliver(subscriber, batch.bytes, batch.count)) return;
       if (batch.reachedUntil) {
         this.finish(subscriber, 'until_reached');
         return;
@@ -441,7 +461,7 @@ export class Hub {
         let writable = true;
         if (events.length > 0) {
           subscriber.cursorId = events[events.length - 1]!.id;
-          writable = this.deliver(subscriber, encodeBatch(events, format), events.length, this.lagOf(subscriber));
+          writable = this.deliver(subscriber, encodeBatch(events, format), events.length);
         }
         if (events.length < READ_BATCH) {
           const untilId = subscriber.untilId;
@@ -488,13 +508,13 @@ export class Hub {
   }
 
   /** Writes `bytes` (holding `count` events); pauses the subscriber on backpressure. Returns false when paused. */
-  private deliver(subscriber: Subscriber, bytes: Buffer, count: number, lag: number): boolean {
+  private deliver(subscriber: Subscriber, bytes: Buffer, count: number): boolean {
     const format = subscriber.transport.format;
     const ok = subscriber.transport.write(bytes);
     subscriber.delivered += count;
     subscriber.lastDeliveryAt = Date.now();
     this.metrics.eventsDelivered.inc({ transport: format }, count);
-    this.metrics.subscriberLag.observe(lag);
+    this.metrics.subscriberLag.observe(this.lagOf(subscriber));
     if (!ok && !subscriber.ended) {
       subscriber.paused = true;
       subscriber.transport.onceDrain(() => {
@@ -505,14 +525,16 @@ export class Hub {
     return ok;
   }
 
-  /** Events between the subscriber's cursor and the head of the log, as far as the ledger can tell. */
+  /**
+   * Events of the subscriber's types between its cursor and the head of the log, as far as the
+   * ledger can tell (a lower bound for a cursor older than the ledger). Only its own types are
+   * counted: a reader never learns how many events of other types there are.
+   */
   lagOf(subscriber: Subscriber): number {
     const ledger = this.ledger;
     if (ledger === undefined) return 0;
-    if (subscriber.seq !== undefined) return Math.max(ledger.headSeq - subscriber.seq, 0);
-    const seq = ledger.seqAtOrBefore(subscriber.cursorId);
-    // A cursor older than the ledger: at least everything the ledger holds is ahead of it.
-    return Math.max(ledger.headSeq - (seq ?? 0), 0);
+    if (subscriber.mask === undefined && subscriber.seq !== undefined) return Math.max(ledger.headSeq - subscriber.seq, 0);
+    return ledger.count(subscriber.cursorId, this.headId, subscriber.mask);
   }
 
   /** Ends a stream cleanly and forgets it. */

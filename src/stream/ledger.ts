@@ -28,6 +28,8 @@ interface Chunk {
   ids: Buffer;
   /** The type index of each entry (see `TypeIndex`). */
   types: Uint8Array;
+  /** How many entries of each type index the chunk holds, to count whole chunks without scanning them. */
+  counts: Uint32Array;
 }
 
 /** What a range of the ledger holds for one type filter. */
@@ -93,6 +95,11 @@ export class EventLedger {
     return this.coverageStart;
   }
 
+  /** Events remembered. */
+  get length(): number {
+    return this.size;
+  }
+
   /** Seq of the newest entry (0 before any). */
   get headSeq(): number {
     return this.nextSeq - 1;
@@ -102,11 +109,18 @@ export class EventLedger {
   append(id: string, typeIndex: number): number {
     let chunk = this.chunks.at(-1);
     if (chunk === undefined || chunk.length === CHUNK) {
-      chunk = { firstSeq: this.nextSeq, length: 0, ids: Buffer.allocUnsafe(CHUNK * ID_BYTES), types: new Uint8Array(CHUNK) };
+      chunk = {
+        firstSeq: this.nextSeq,
+        length: 0,
+        ids: Buffer.allocUnsafe(CHUNK * ID_BYTES),
+        types: new Uint8Array(CHUNK),
+        counts: new Uint32Array(256),
+      };
       this.chunks.push(chunk);
     }
     chunk.ids.write(id.slice(ID_PREFIX.length), chunk.length * ID_BYTES, ID_BYTES, 'latin1');
     chunk.types[chunk.length] = typeIndex;
+    chunk.counts[typeIndex]!++;
     chunk.length++;
     this.size++;
     while (this.size - (this.chunks[0]?.length ?? 0) >= this.capacity && this.chunks.length > 1) {
@@ -156,6 +170,39 @@ export class EventLedger {
     }
     if (lastChunk !== undefined) span.lastId = idAt(lastChunk, lastIndex);
     return span;
+  }
+
+  /**
+   * How many entries matching `mask` (every type when undefined) have `afterId < id <= throughId`.
+   * Whole chunks are counted from their per-type totals, so this costs O(chunks × 256), not
+   * O(entries). A lower bound when `afterId` is older than the coverage.
+   */
+  count(afterId: string, throughId: string, mask: Uint8Array | undefined): number {
+    const start = afterId < this.coverageStart ? 0 : this.countAtOrBefore(afterId);
+    const end = this.countAtOrBefore(throughId);
+    if (end <= start) return 0;
+    if (mask === undefined) return end - start;
+    const indexes: number[] = [];
+    for (let i = 0; i < 256; i++) if (mask[i] === 1) indexes.push(i);
+    let total = 0;
+    let position = 0;
+    for (const chunk of this.chunks) {
+      const chunkEnd = position + chunk.length;
+      if (chunkEnd <= start) {
+        position = chunkEnd;
+        continue;
+      }
+      if (position >= end) break;
+      if (position >= start && chunkEnd <= end) {
+        for (const index of indexes) total += chunk.counts[index]!;
+      } else {
+        const from = Math.max(start - position, 0);
+        const to = Math.min(end - position, chunk.length);
+        for (let i = from; i < to; i++) if (mask[chunk.types[i]!] === 1) total++;
+      }
+      position = chunkEnd;
+    }
+    return total;
   }
 
   /** How many entries have an id ≤ `id`. */

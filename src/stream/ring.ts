@@ -71,6 +71,11 @@ export class EventRing {
     return this.next;
   }
 
+  /** Approximate memory held (see `RingEntry.weight`). */
+  get weight(): number {
+    return this.bytes;
+  }
+
   /** Events held. */
   get length(): number {
     return this.next - this.first;

@@ -49,6 +49,10 @@ export class SseTransport implements SubscriberTransport {
     return this.res.write(bytes);
   }
 
+  get bufferedBytes(): number {
+    return this.res.writableLength;
+  }
+
   onceDrain(listener: () => void): void {
     this.res.once('drain', listener);
   }

@@ -30,6 +30,36 @@ export interface StreamHub {
   /** Open streams (SSE and WebSocket). */
   readonly subscriberCount: number;
 
+  /** A point-in-time view of the hub's memory and of every stream's position, for operators and tests. */
+  snapshot(): HubSnapshot;
+
   /** Ends every stream cleanly (SSE clients may resume elsewhere) and stops tailing. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** What `StreamHub.snapshot` reports. */
+export interface HubSnapshot {
+  /** The newest id the tail has read (`''` for an empty log). */
+  headId: string;
+  ring: { length: number; capacity: number; bytes: number };
+  /** Events the ledger remembers (ids and types only). */
+  ledgerLength: number;
+  subscribers: SubscriberSnapshot[];
+}
+
+/** One stream in a `HubSnapshot`. */
+export interface SubscriberSnapshot {
+  transport: 'sse' | 'ws';
+  keyId: string;
+  /** Everything up to this id has been delivered (or filtered out). */
+  cursorId: string;
+  /** Reading from the in-memory ring (true) or from the store (false). */
+  inRing: boolean;
+  /** Waiting for the socket to drain. */
+  paused: boolean;
+  /** Bytes written but not yet handed to the kernel: what this stream costs in memory beyond its cursor. */
+  bufferedBytes: number;
+  delivered: number;
+  /** Events of its types between its cursor and the head. */
+  lag: number;
 }

@@ -17,6 +17,8 @@ export interface SubscriberTransport {
    * full: the hub then waits for `onceDrain` before writing again.
    */
   write(bytes: Buffer): boolean;
+  /** Bytes written and not yet handed to the kernel. */
+  readonly bufferedBytes: number;
   /** Calls `listener` once when the socket's buffer has drained. */
   onceDrain(listener: () => void): void;
   /** Writes the `dropped` notice frames. Same return value as `write`. */

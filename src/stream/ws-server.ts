@@ -51,6 +51,10 @@ class WsTransport implements SubscriberTransport {
     return this.socket.write(bytes);
   }
 
+  get bufferedBytes(): number {
+    return this.socket.writableLength;
+  }
+
   onceDrain(listener: () => void): void {
     this.socket.once('drain', listener);
   }

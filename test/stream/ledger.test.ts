@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { EventIdGenerator } from '../../src/store/event-id.js';
+import { EventLedger, TypeIndex } from '../../src/stream/ledger.js';
+
+const generator = new EventIdGenerator();
+const makeIds = (n: number) => Array.from({ length: n }, () => generator.next());
+
+describe('EventLedger', () => {
+  describe('#span', () => {
+    it('lists the entries of the masked types strictly between two ids', () => {
+      const types = new TypeIndex();
+      const ledger = new EventLedger(100_000, '');
+      const ids = makeIds(10_000);
+      ids.forEach((id, i) => ledger.append(id, types.of(i % 3 === 0 ? 'a.x' : 'b.y')));
+      const mask = types.mask(['a.x']);
+      const span = ledger.span(ids[10]!, { id: ids[100]!, inclusive: false }, mask);
+      // a.x at multiples of 3 in 11..99: 12..99 -> 30 entries
+      expect(span).toEqual({ count: 30, firstId: ids[12], lastId: ids[99], partial: false });
+      expect(ledger.span(ids[10]!, { id: ids[99]!, inclusive: true }, undefined).count).toBe(89);
+      expect(ledger.span(ids[10]!, { id: ids[11]!, inclusive: false }, undefined).count).toBe(0);
+    });
+
+    it('reports a span that starts before its coverage as partial', () => {
+      const ids = makeIds(10);
+      const ledger = new EventLedger(10, ids[4]!);
+      ids.slice(5).forEach((id) => ledger.append(id, 0));
+      expect(ledger.span(ids[0]!, { id: ids[9]!, inclusive: false }, undefined)).toEqual({
+        count: 4,
+        firstId: ids[5],
+        lastId: ids[8],
+        partial: true,
+      });
+    });
+  });
+
+  describe('#count', () => {
+    it('counts whole chunks from their totals and partial chunks by scanning, matching a brute-force count', () => {
+      const types = new TypeIndex();
+      const ledger = new EventLedger(1_000_000, '');
+      const ids = makeIds(20_000);
+      const kinds = ids.map((_, i) => (i * 7919) % 5);
+      ids.forEach((id, i) => ledger.append(id, types.of(`t.${kinds[i]}`)));
+      const mask = types.mask(['t.1', 't.4']);
+      for (const [a, b] of [[0, 19_999], [5, 9000], [4095, 4097], [100, 100], [12_000, 19_000]] as const) {
+        const expected = kinds.slice(a + 1, b + 1).filter((k) => k === 1 || k === 4).length;
+        expect(ledger.count(ids[a]!, ids[b]!, mask)).toBe(expected);
+        expect(ledger.count(ids[a]!, ids[b]!, undefined)).toBe(b - a);
+      }
+    });
+  });
+
+  describe('#append', () => {
+    it('forgets the oldest chunks beyond its capacity and moves its coverage', () => {
+      const ledger = new EventLedger(4096, '');
+      const ids = makeIds(4096 * 3);
+      ids.forEach((id) => ledger.append(id, 0));
+      expect(ledger.length).toBeGreaterThanOrEqual(4096);
+      expect(ledger.length).toBeLessThanOrEqual(4096 * 2);
+      expect(ledger.coverageStartId).toBe(ids[ids.length - ledger.length - 1]);
+      expect(ledger.seqAtOrBefore(ids[0]!)).toBeUndefined();
+      expect(ledger.seqAtOrBefore(ids.at(-1)!)).toBe(ids.length);
+    });
+  });
+});
