@@ -422,6 +422,9 @@ export class Hub {
       subscriber.finalRead = true;
       subscriber.seq = undefined;
       this.track(this.pumpStore(subscriber));
+    } else if (subscriber.untilTimer === undefined) {
+      // Timers may fire a millisecond early: look again when the time has surely passed.
+      this.armUntil(subscriber, untilId);
     }
   }
 
@@ -445,11 +448,12 @@ export class Hub {
         if (idle) break;
         const head = this.headId;
         const readStartedAt = Date.now();
+        const limit = subscriber.readLimit;
         const events = await this.store.read({
           afterId: subscriber.cursorId,
           ...(subscriber.untilId !== undefined ? { untilId: subscriber.untilId } : {}),
           ...(subscriber.types !== undefined ? { types: subscriber.types } : {}),
-          limit: READ_BATCH,
+          limit,
         });
         if (subscriber.ended || this.closing) return;
 
@@ -458,12 +462,23 @@ export class Hub {
           this.metrics.drops.inc({ transport: format }, notice.count);
           subscriber.transport.writeDropped(notice);
         }
+        // Written in pieces of at most MAX_WRITE_BYTES; when the socket pushes back, the rest of
+        // the batch is dropped (the cursor stays on the last event written) and read again later,
+        // so a slow client never costs more than one piece of memory.
         let writable = true;
-        if (events.length > 0) {
-          subscriber.cursorId = events[events.length - 1]!.id;
-          writable = this.deliver(subscriber, encodeBatch(events, format), events.length);
+        let written = 0;
+        let bytes = 0;
+        while (written < events.length && writable) {
+          const piece = encodePiece(events, written, format, MAX_WRITE_BYTES);
+          subscriber.cursorId = events[piece.end - 1]!.id;
+          writable = this.deliver(subscriber, piece.bytes, piece.end - written);
+          bytes += piece.bytes.length;
+          written = piece.end;
         }
-        if (events.length < READ_BATCH) {
+        if (written > 0) {
+          subscriber.readLimit = Math.min(READ_BATCH, Math.max(1, Math.floor((MAX_WRITE_BYTES * written) / bytes)));
+        }
+        if (written === events.length && events.length < limit) {
           const untilId = subscriber.untilId;
           if (untilId !== undefined && (head >= untilId || readStartedAt > timeOfId(untilId) + UNTIL_GRACE_MS)) {
             // Everything at or before `until` has been read and no more can be logged.
@@ -563,8 +578,8 @@ export class Hub {
 
   /** For `until` given as a time: makes sure the stream ends soon after it even if no event follows. */
   private armUntil(subscriber: Subscriber, untilId: string): void {
-    const delay = timeOfId(untilId) + UNTIL_GRACE_MS + 1 - Date.now();
-    if (delay <= 0 || delay > 2 ** 31 - 1) return;
+    const delay = Math.max(timeOfId(untilId) + UNTIL_GRACE_MS + 5 - Date.now(), 5);
+    if (delay > 2 ** 31 - 1) return;
     const poke = () => {
       subscriber.untilTimer = undefined;
       if (subscriber.ended) return;
@@ -592,13 +607,26 @@ export class Hub {
   }
 }
 
-/** Encodes events read from the store (not shared: each slow reader has its own position) into one Buffer. */
-export function encodeBatch(events: readonly StoredEvent[], format: WireFormat): Buffer {
+/**
+ * Encodes events read from the store (not shared: each reader behind the ring has its own
+ * position) from `start`, into one Buffer of at most `maxBytes` (but at least one event).
+ */
+export function encodePiece(events: readonly StoredEvent[], start: number, format: WireFormat, maxBytes: number): { bytes: Buffer; end: number } {
+  let end = start;
   if (format === 'sse') {
     let text = '';
-    for (const event of events) text += `id: ${event.id}\nevent: ${event.type}\ndata: ${envelopeJson(event)}\n\n`;
-    return Buffer.from(text);
+    while (end < events.length && (end === start || text.length < maxBytes)) {
+      const event = events[end++]!;
+      text += `id: ${event.id}\nevent: ${event.type}\ndata: ${envelopeJson(event)}\n\n`;
+    }
+    return { bytes: Buffer.from(text), end };
   }
-  if (events.length === 1) return wsTextFrame(`{"type":"event","event":${envelopeJson(events[0]!)}}`);
-  return Buffer.concat(events.map((event) => wsTextFrame(`{"type":"event","event":${envelopeJson(event)}}`)));
+  const frames: Buffer[] = [];
+  let size = 0;
+  while (end < events.length && (end === start || size < maxBytes)) {
+    const frame = wsTextFrame(`{"type":"event","event":${envelopeJson(events[end++]!)}}`);
+    frames.push(frame);
+    size += frame.length;
+  }
+  return { bytes: frames.length === 1 ? frames[0]! : Buffer.concat(frames, size), end };
 }

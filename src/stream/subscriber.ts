@@ -41,6 +41,8 @@ export class Subscriber {
   ended = false;
   /** `until` passed while caught up: read the store once more (not the ring), then end. */
   finalRead = false;
+  /** Events per store read; adapted to the events' size so that one read is about one write. */
+  readLimit = 2000;
   /** Events written to this subscriber. */
   delivered = 0;
   /** `Date.now()` of the last event written (or of connecting). */

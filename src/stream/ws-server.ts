@@ -166,17 +166,30 @@ export class WsStreams {
       return;
     }
 
-    let alive = true;
+    // Dead-peer detection. A peer is alive if it answered the last ping, or if it is reading: a
+    // slow client's pong may sit behind a full socket buffer, so progress in writing to it counts
+    // too. A peer that does neither for a whole interval is gone (or has stopped reading).
+    let answered = true;
+    let drained = false;
+    let queued = writeQueueSize(socket);
     ws.on('pong', () => {
-      alive = true;
+      answered = true;
     });
+    const onDrain = () => {
+      drained = true;
+    };
+    socket.on('drain', onDrain);
     const ping = setInterval(() => {
-      if (!alive) {
-        this.logger.info({ key: principal.keyId }, 'websocket peer did not answer a ping; closing');
+      const nowQueued = writeQueueSize(socket);
+      const progressed = drained || (nowQueued !== undefined && queued !== undefined && nowQueued < queued);
+      if (!answered && !progressed) {
+        this.logger.info({ key: principal.keyId }, 'websocket peer answered no ping and read nothing for an interval; closing');
         ws.terminate();
         return;
       }
-      alive = false;
+      answered = false;
+      drained = false;
+      queued = nowQueued;
       ws.ping();
     }, this.config.heartbeat_s * 1000);
 
@@ -207,6 +220,7 @@ export class WsStreams {
     const stop = () => {
       clearInterval(ping);
       clearInterval(status);
+      socket.off('drain', onDrain);
     };
     ws.once('close', () => {
       stop();
@@ -263,6 +277,16 @@ export class WsStreams {
     }
     if (details.length > 0) throw errors.validationFailed(undefined, details);
   }
+}
+
+/**
+ * Bytes the socket has accepted but not yet handed to the kernel, updated as partial writes
+ * complete (libuv's write queue; Node exposes it on the handle, not on the socket). Undefined
+ * where unavailable, and then only pongs and `drain` count as signs of life.
+ */
+function writeQueueSize(socket: Duplex): number | undefined {
+  const size = (socket as { _handle?: { writeQueueSize?: unknown } })._handle?.writeQueueSize;
+  return typeof size === 'number' ? size : undefined;
 }
 
 /** Writes the JSON error response for a refused upgrade and closes the socket. */

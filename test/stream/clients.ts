@@ -248,7 +248,13 @@ const DEFAULT_TYPES: readonly EventType[] = ['grant.created', 'token.issued', 's
 export async function publish(
   server: TestServer,
   count: number,
-  options: { types?: readonly EventType[]; key?: TestKeyName; batch?: number } = {},
+  options: {
+    types?: readonly EventType[];
+    key?: TestKeyName;
+    batch?: number;
+    /** The `data` of event number `i`; defaults to the catalog example. */
+    data?: (type: EventType, i: number) => Record<string, unknown>;
+  } = {},
 ): Promise<SpecstreamEvent[]> {
   const types = options.types ?? DEFAULT_TYPES;
   const batch = Math.min(options.batch ?? 1000, 1000);
@@ -257,7 +263,7 @@ export async function publish(
     const size = Math.min(batch, count - offset);
     const body = Array.from({ length: size }, (_, i) => {
       const type = types[(offset + i) % types.length]!;
-      return { type, subject: `n${offset + i}`, data: catalog[type].example };
+      return { type, subject: `n${offset + i}`, data: options.data ? options.data(type, offset + i) : catalog[type].example };
     });
     const response = await fetch(`${server.url}/v1/events`, {
       method: 'POST',
@@ -272,3 +278,14 @@ export async function publish(
 
 /** The ids of `events`. */
 export const ids = (events: readonly { id: string }[]): string[] => events.map((event) => event.id);
+
+/**
+ * Catalog-valid `data` of about `bytes` bytes, for the types that can carry padding
+ * (`grant.created`: a long scope; `audit_log.created`: a metadata string); the example otherwise.
+ */
+export function paddedData(type: EventType, bytes: number): Record<string, unknown> {
+  const pad = 'x'.repeat(bytes);
+  if (type === 'grant.created') return { ...catalog[type].example, scopes: [`calendar:${pad}`] };
+  if (type === 'audit_log.created') return { ...catalog[type].example, metadata: { pad } };
+  return catalog[type].example;
+}
