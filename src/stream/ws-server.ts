@@ -306,7 +306,7 @@ function refuse(socket: Duplex, error: unknown): ReturnType<typeof toErrorRespon
   return response;
 }
 
-/** The query parameters `specs/openapi.yaml` declares for the GET operation on `path`, with their maxLength. */
+/** The query parameters `specs/openapi.yaml` declares for the GET operation on `path` (with their maxLength), and query API keys. */
 function queryParameters(path: string): Map<string, { maxLength?: number }> | undefined {
   const document = loadOpenApiDocument() as { paths: Record<string, { get?: { parameters?: unknown[] } }> } & Record<string, unknown>;
   const parameters = document.paths[path]?.get?.parameters;
@@ -317,6 +317,11 @@ function queryParameters(path: string): Map<string, { maxLength?: number }> | un
     if (parameter?.in !== 'query' || typeof parameter.name !== 'string') continue;
     const maxLength = parameter.schema?.maxLength;
     allowed.set(parameter.name, typeof maxLength === 'number' ? { maxLength } : {});
+  }
+  // Credentials in the query (`?token=`) are declared as security schemes, not parameters.
+  const schemes = (document.components as { securitySchemes?: Record<string, { type?: string; in?: string; name?: string }> } | undefined)?.securitySchemes ?? {};
+  for (const scheme of Object.values(schemes)) {
+    if (scheme.type === 'apiKey' && scheme.in === 'query' && typeof scheme.name === 'string' && !allowed.has(scheme.name)) allowed.set(scheme.name, {});
   }
   return allowed;
 }

@@ -70,6 +70,16 @@ export function validateSseEvent(raw: { event?: string | undefined; id?: string 
   throw new FrameError(`no test support for SSE message ${descriptor.name}`);
 }
 
+/**
+ * Validates what an EventSource dispatched (`type`, `data`, `lastEventId`). An EventSource keeps
+ * the last `id:` across events, so `lastEventId` is only checked for `sseEvent`, where it must be
+ * the event's own id; comments and `retry:` never reach EventSource listeners.
+ */
+export function validateEventSourceEvent(event: { type: string; data: string; lastEventId: string }): SseFrame {
+  if (explicitEventNames().has(event.type)) return validateSseEvent({ event: event.type, data: event.data });
+  return validateSseEvent({ event: event.type, id: event.lastEventId, data: event.data });
+}
+
 /** Validates an SSE comment (the text after `: `) against the comment messages; exactly one must match. */
 export function validateSseComment(text: string): SseFrame {
   const matches = sseMessages.filter((m) => m.field === 'comment' && m.schema.safeParse(text).success);

@@ -3,6 +3,7 @@
  * frame-validation helper (test/helpers/frames.ts), and a frame that matches no AsyncAPI message
  * fails the wait that observes it.
  */
+import { randomUUID } from 'node:crypto';
 import { request, type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { catalog, type EventType } from '../../src/generated/catalog.js';
@@ -265,11 +266,14 @@ export async function publish(
       const type = types[(offset + i) % types.length]!;
       return { type, subject: `n${offset + i}`, data: options.data ? options.data(type, offset + i) : catalog[type].example };
     });
-    const response = await fetch(`${server.url}/v1/events`, {
+    // With an Idempotency-Key, a retry after a dropped connection (e.g. a pooled socket to a
+    // server that restarted on the same port) cannot store the batch twice.
+    const init = {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', ...server.auth(options.key ?? 'writer') },
+      headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `test-${randomUUID()}`, ...server.auth(options.key ?? 'writer') },
       body: JSON.stringify(body),
-    });
+    };
+    const response = await fetch(`${server.url}/v1/events`, init).catch(() => fetch(`${server.url}/v1/events`, init));
     if (response.status !== 201) throw new Error(`publish failed: ${response.status} ${await response.text()}`);
     stored.push(...((await response.json()) as { data: SpecstreamEvent[] }).data);
   }
