@@ -120,3 +120,20 @@ export interface Store {
   /** Flushes pending appends and releases resources. Safe to call twice; afterwards every call rejects with STORE_CLOSED. */
   close(): Promise<void>;
 }
+
+/** An event as its envelope's JSON text, for writers that forward bytes without looking inside. */
+export interface EncodedEvent {
+  id: string;
+  type: string;
+  /** The CloudEvents envelope: exactly `JSON.stringify` of the event `read` returns. */
+  json: string;
+}
+
+/**
+ * Optional backend capability: `read` without parsing and re-serializing `data`. The stream hub
+ * uses it when present (replay and fan-out then cost no JSON work per event) and falls back to
+ * `read` + `JSON.stringify` otherwise. Same range, filter, order and limit rules as `read`.
+ */
+export interface EncodedRead {
+  readEncoded(query: ReadQuery): Promise<EncodedEvent[]>;
+}

@@ -24,7 +24,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import { idUpperBoundAt, timeOfId } from '../store/event-id.js';
-import type { StoredEvent, Store } from '../store/store.js';
+import type { EncodedEvent, EncodedRead, ReadQuery, Store } from '../store/store.js';
 import { envelopeJson, wsTextFrame, type DropNotice, type WireFormat } from './frame-encoding.js';
 import { EventLedger, TypeIndex } from './ledger.js';
 import { EventRing, RingEntry } from './ring.js';
@@ -137,8 +137,16 @@ export class Hub {
   private started = false;
   private closing: Promise<void> | undefined;
 
+  /** Reads a range as JSON text: through the store's `readEncoded` when it has one, else `read` + stringify. */
+  private readonly readEncoded: (query: ReadQuery) => Promise<EncodedEvent[]>;
+
   constructor(deps: HubDeps) {
     this.store = deps.store;
+    const store = deps.store as Store & Partial<EncodedRead>;
+    this.readEncoded =
+      typeof store.readEncoded === 'function'
+        ? (query) => store.readEncoded!(query)
+        : async (query) => (await store.read(query)).map((event) => ({ id: event.id, type: event.type, json: envelopeJson(event) }));
     this.config = deps.config;
     this.metrics = deps.metrics;
     this.logger = deps.logger;
@@ -299,9 +307,9 @@ export class Hub {
     try {
       do {
         this.tailAgain = false;
-        let read: StoredEvent[];
+        let read: EncodedEvent[];
         do {
-          read = await this.store.read({ afterId: this.headId, limit: TAIL_BATCH });
+          read = await this.readEncoded({ afterId: this.headId, limit: TAIL_BATCH });
           if (this.closing) return;
           if (read.length === 0) break;
           for (const event of read) this.ingest(event);
@@ -325,10 +333,10 @@ export class Hub {
     }
   }
 
-  private ingest(event: StoredEvent): void {
+  private ingest(event: EncodedEvent): void {
     const typeIndex = this.typeIndex.of(event.type);
     const seq = this.ledger!.append(event.id, typeIndex);
-    this.ring!.push(new RingEntry(seq, event.id, event.type, typeIndex, envelopeJson(event)));
+    this.ring!.push(new RingEntry(seq, event.id, event.type, typeIndex, event.json));
   }
 
   // ---- delivery -----------------------------------------------------------------------------
@@ -449,7 +457,7 @@ export class Hub {
         const head = this.headId;
         const readStartedAt = Date.now();
         const limit = subscriber.readLimit;
-        const events = await this.store.read({
+        const events = await this.readEncoded({
           afterId: subscriber.cursorId,
           ...(subscriber.untilId !== undefined ? { untilId: subscriber.untilId } : {}),
           ...(subscriber.types !== undefined ? { types: subscriber.types } : {}),
@@ -503,7 +511,7 @@ export class Hub {
    * The drop notice for a store read, if the ledger knows events of the subscriber's types that
    * lay between its cursor and what the read returned first (they were deleted by retention).
    */
-  private missedBefore(subscriber: Subscriber, events: readonly StoredEvent[], head: string): DropNotice | undefined {
+  private missedBefore(subscriber: Subscriber, events: readonly EncodedEvent[], head: string): DropNotice | undefined {
     const first = events[0];
     let upper: { id: string; inclusive: boolean };
     if (first !== undefined) upper = { id: first.id, inclusive: false };
@@ -609,24 +617,41 @@ export class Hub {
 
 /**
  * Encodes events read from the store (not shared: each reader behind the ring has its own
- * position) from `start`, into one Buffer of at most `maxBytes` (but at least one event).
+ * position) from `start`, into one Buffer of at most about `maxBytes` (but at least one event).
  */
-export function encodePiece(events: readonly StoredEvent[], start: number, format: WireFormat, maxBytes: number): { bytes: Buffer; end: number } {
+export function encodePiece(events: readonly EncodedEvent[], start: number, format: WireFormat, maxBytes: number): { bytes: Buffer; end: number } {
   let end = start;
   if (format === 'sse') {
     let text = '';
     while (end < events.length && (end === start || text.length < maxBytes)) {
       const event = events[end++]!;
-      text += `id: ${event.id}\nevent: ${event.type}\ndata: ${envelopeJson(event)}\n\n`;
+      text += `id: ${event.id}\nevent: ${event.type}\ndata: ${event.json}\n\n`;
     }
     return { bytes: Buffer.from(text), end };
   }
-  const frames: Buffer[] = [];
-  let size = 0;
-  while (end < events.length && (end === start || size < maxBytes)) {
-    const frame = wsTextFrame(`{"type":"event","event":${envelopeJson(events[end++]!)}}`);
-    frames.push(frame);
-    size += frame.length;
+  // WebSocket: each event its own text frame, all written into one buffer in a single pass.
+  let capacity = 0;
+  for (let i = start; i < events.length && (i === start || capacity < 3 * maxBytes); i++) capacity += 3 * (events[i]!.json.length + 24) + 10;
+  const buffer = Buffer.allocUnsafe(capacity);
+  let offset = 0;
+  while (end < events.length && (end === start || offset < maxBytes)) {
+    const text = `{"type":"event","event":${events[end]!.json}}`;
+    if (offset + 3 * text.length + 10 > capacity) break;
+    // The UTF-8 length lies between text.length and 3 × text.length: when both need the same
+    // header size, write the payload first and fill in its length afterwards.
+    const headerLength = text.length >= 126 && 3 * text.length < 65_536 ? 4 : 0;
+    if (headerLength === 4) {
+      const length = buffer.write(text, offset + 4, 'utf8');
+      buffer[offset] = 0x81;
+      buffer[offset + 1] = 126;
+      buffer.writeUInt16BE(length, offset + 2);
+      offset += 4 + length;
+    } else {
+      const frame = wsTextFrame(text);
+      frame.copy(buffer, offset);
+      offset += frame.length;
+    }
+    end++;
   }
-  return { bytes: frames.length === 1 ? frames[0]! : Buffer.concat(frames, size), end };
+  return { bytes: buffer.subarray(0, offset), end };
 }

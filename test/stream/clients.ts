@@ -9,6 +9,7 @@ import { WebSocket } from 'ws';
 import { catalog, type EventType } from '../../src/generated/catalog.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
 import type { WsFrame } from '../../src/generated/frames.js';
+import type { EncodedRead, ReadQuery } from '../../src/store/store.js';
 import { SseFrameReader, validateWsFrame, type SseFrame } from '../helpers/frames.js';
 import type { TestKeyName, TestServer } from '../helpers/test-server.js';
 
@@ -292,4 +293,28 @@ export function paddedData(type: EventType, bytes: number): Record<string, unkno
   if (type === 'grant.created') return { ...catalog[type].example, scopes: [`calendar:${pad}`] };
   if (type === 'audit_log.created') return { ...catalog[type].example, metadata: { pad } };
   return catalog[type].example;
+}
+
+/**
+ * Makes the store's reads fail when `when(query)` holds, whichever read method the hub uses
+ * (`read`, or the `readEncoded` capability). Returns a function that restores them.
+ */
+export function failReads(server: TestServer, when: (query: ReadQuery) => boolean, error = new Error('disk on fire')): () => void {
+  const store = server.store as TestServer['store'] & Partial<EncodedRead>;
+  const read = store.read;
+  const readEncoded = store.readEncoded;
+  store.read = async (query) => {
+    if (when(query)) throw error;
+    return read.call(store, query);
+  };
+  if (readEncoded) {
+    store.readEncoded = async (query) => {
+      if (when(query)) throw error;
+      return readEncoded.call(store, query);
+    };
+  }
+  return () => {
+    store.read = read;
+    if (readEncoded) store.readEncoded = readEncoded;
+  };
 }

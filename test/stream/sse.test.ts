@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadQuery } from '../../src/store/store.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { eventually, ids, openSse, publish, type SseClient } from './clients.js';
+import { eventually, ids, openSse, publish, type SseClient, failReads } from './clients.js';
 
 const STREAM = '/v1/events/stream';
 
@@ -218,12 +217,8 @@ describe('SSE limits and faults', () => {
     // A small ring, so that the history is read from the store.
     server = await startTestServer({ ring_size: 16 });
     const history = await publish(server, 40);
-    const read = server.store.read.bind(server.store);
     // Only stream reads with a type filter fail; the hub's tail keeps working.
-    server.store.read = async (query: ReadQuery) => {
-      if (query.types !== undefined) throw new Error('disk on fire');
-      return read(query);
-    };
+    failReads(server, (query) => query.types !== undefined);
     const client = await openSse(server, `${STREAM}?types=grant.*&since_id=${history[0]!.id}`, server.auth('reader'));
     await client.waitForEnd();
     expect(client.status).toBe(200);

@@ -1,7 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { ReadQuery } from '../../src/store/store.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { eventually, ids, openWs, publish, type WsClient } from './clients.js';
+import { eventually, ids, openWs, publish, type WsClient, failReads } from './clients.js';
 
 const WS = '/v1/events/ws';
 
@@ -133,11 +132,8 @@ describe('WebSocket limits, faults and shutdown', () => {
   it('sends an error frame then close 1011 when the store fails mid-stream', async () => {
     server = await startTestServer({ ring_size: 16 });
     const history = await publish(server, 40);
-    const read = server.store.read.bind(server.store);
-    server.store.read = async (query: ReadQuery) => {
-      if (query.types !== undefined) throw new Error('disk on fire');
-      return read(query);
-    };
+    // Only stream reads with a type filter fail; the hub's tail keeps working.
+    failReads(server, (query) => query.types !== undefined);
     const client = await openWs(server, `${WS}?types=grant.*&since_id=${history[0]!.id}`, server.auth('reader'));
     await client.waitForClose();
     expect(client.frames).toEqual([{ type: 'error', code: 'INTERNAL', message: 'Internal server error' }]);

@@ -1,0 +1,209 @@
+/**
+ * `npm run bench`: fan-out and replay benchmarks of Specstream, each fan-out also run against a
+ * plain `http`/`ws` broadcast server that stores nothing (baseline-server.ts), in the same run,
+ * with Specstream's figure printed as a ratio of it.
+ *
+ * Processes: the server under test, the publisher (publisher.ts) and this one, which holds the
+ * subscribers. Options: `--quick` (smaller runs), `--only=<scenario>[,<scenario>]`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SqliteStore } from '../src/store/store-sqlite.js';
+import { now, percentile } from './common.js';
+import { openSse, openWs, type BenchSubscriber } from './subscribers.js';
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const only = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
+
+interface FanoutScenario {
+  name: string;
+  sse: number;
+  ws: number;
+  /** Events to publish. */
+  events: number;
+  /** Events per second; 0 for flat out. */
+  rate: number;
+  /** Requests in flight for flat out. */
+  concurrency: number;
+}
+
+interface FanoutResult {
+  deliveriesPerSecond: number;
+  completeness: number;
+  p50: number;
+  p99: number;
+  publishRate: number;
+}
+
+const scenarios: FanoutScenario[] = [
+  { name: 'rate-500eps-100subs', sse: 50, ws: 50, events: quick ? 1000 : 5000, rate: 500, concurrency: 16 },
+  { name: 'flat-1000sse', sse: 1000, ws: 0, events: quick ? 500 : 3000, rate: 0, concurrency: 16 },
+  { name: 'flat-500sse-500ws', sse: 500, ws: 500, events: quick ? 500 : 3000, rate: 0, concurrency: 16 },
+];
+const REPLAY_EVENTS = quick ? 200_000 : 1_000_000;
+
+function selected(name: string): boolean {
+  return only === undefined || only.some((prefix) => name.startsWith(prefix));
+}
+
+/** Spawns a bench server script and resolves with its URL once it prints READY. */
+function spawnServer(script: string, scriptArgs: string[]): Promise<{ url: string; child: ChildProcess }> {
+  // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server process there.
+  const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
+  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(HERE, script), ...scriptArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      const match = /READY (\S+)/.exec(output);
+      if (match) resolve({ url: match[1]!, child });
+    });
+    child.once('exit', (code) => reject(new Error(`${script} exited with ${code} before READY`)));
+  });
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+function runPublisher(url: string, scenario: FanoutScenario): Promise<{ published: number; failed: number; startedAt: number; seconds: number }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', join(HERE, 'publisher.ts'), url, String(scenario.events), String(scenario.rate), String(scenario.concurrency)],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  return new Promise((resolve, reject) => {
+    let output = '';
+    child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(JSON.parse(output)) : reject(new Error(`publisher exited with ${code}`))));
+  });
+}
+
+async function fanout(url: string, scenario: FanoutScenario): Promise<FanoutResult> {
+  const subscribers: BenchSubscriber[] = [];
+  // Latency from up to 20 subscribers of each kind; the others only count.
+  for (let i = 0; i < scenario.sse; i++) subscribers.push(await openSse(url, i < 20));
+  for (let i = 0; i < scenario.ws; i++) subscribers.push(await openWs(url, i < 20));
+  const publisher = await runPublisher(url, scenario);
+  const expected = publisher.published * subscribers.length;
+  // Wait until every subscriber has every event, or no progress for 5 s.
+  let total = 0;
+  let lastTotal = -1;
+  let lastProgress = now();
+  for (;;) {
+    total = subscribers.reduce((sum, s) => sum + s.received, 0);
+    if (total >= expected) break;
+    if (total !== lastTotal) {
+      lastTotal = total;
+      lastProgress = now();
+    } else if (now() - lastProgress > 5000) break;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  const lastAt = Math.max(...subscribers.map((s) => s.lastAt));
+  const latencies = subscribers.flatMap((s) => s.latencies ?? []);
+  for (const subscriber of subscribers) subscriber.close();
+  return {
+    deliveriesPerSecond: total / ((lastAt - publisher.startedAt) / 1000),
+    completeness: total / expected,
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    publishRate: publisher.published / publisher.seconds,
+  };
+}
+
+async function withSpecstream<T>(dbPath: string, run: (url: string) => Promise<T>): Promise<T> {
+  const { url, child } = await spawnServer('specstream-server.ts', [dbPath]);
+  try {
+    return await run(url);
+  } finally {
+    await stop(child);
+  }
+}
+
+async function withBaseline<T>(run: (url: string) => Promise<T>): Promise<T> {
+  const { url, child } = await spawnServer('baseline-server.ts', []);
+  try {
+    return await run(url);
+  } finally {
+    await stop(child);
+  }
+}
+
+const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }) : 'n/a');
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'specstream-bench-'));
+  console.log(`Specstream benchmark (${quick ? 'quick' : 'full'}), Node ${process.version}, ${new Date().toISOString()}`);
+  try {
+    for (const scenario of scenarios) {
+      if (!selected(scenario.name)) continue;
+      const subs = `${scenario.sse} SSE + ${scenario.ws} WS`;
+      const rate = scenario.rate > 0 ? `${scenario.rate} ev/s` : `flat out (${scenario.concurrency} requests in flight)`;
+      console.log(`\nfan-out ${scenario.name}: ${subs} subscribers, ${scenario.events} events, ${rate}`);
+      const ours = await withSpecstream(join(dir, `${scenario.name}.db`), (url) => fanout(url, scenario));
+      const base = await withBaseline((url) => fanout(url, scenario));
+      for (const [label, r] of [['specstream', ours], ['baseline  ', base]] as const) {
+        console.log(
+          `  ${label}  deliveries/s ${fmt(r.deliveriesPerSecond).padStart(10)}  completeness ${fmt(r.completeness * 100, 2)}%  ` +
+            `p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  publish ${fmt(r.publishRate)} ev/s`,
+        );
+      }
+      console.log(`  ratio (specstream / baseline deliveries/s): ${fmt(ours.deliveriesPerSecond / base.deliveriesPerSecond, 2)}`);
+    }
+
+    if (selected('replay')) {
+      console.log(`\nreplay: one client catching up through ${REPLAY_EVENTS.toLocaleString('en-US')} stored events`);
+      const dbPath = join(dir, 'replay.db');
+      const store = SqliteStore.open(dbPath);
+      const started = now();
+      const batch = Array.from({ length: 5000 }, (_, i) => ({
+        type: 'audit_log.created',
+        source: '/bench',
+        data: { entryId: `e${i}`, actor: { type: 'service', id: 'bench' }, action: 'bench.replay', target: 'bench', metadata: { t: '0' } },
+      }));
+      for (let i = 0; i < REPLAY_EVENTS; i += batch.length) await store.append(batch);
+      await store.close();
+      console.log(`  stored in ${fmt((now() - started) / 1000, 1)} s`);
+      await withSpecstream(dbPath, async (url) => {
+        for (const kind of ['sse', 'ws'] as const) {
+          const t0 = now();
+          const subscriber = kind === 'sse' ? await openSse(url, false, '?since=1970-01-01T00:00:00Z') : await openWsReplay(url);
+          while (subscriber.received < REPLAY_EVENTS) await new Promise((resolve) => setTimeout(resolve, 10));
+          const seconds = (subscriber.lastAt - t0) / 1000;
+          subscriber.close();
+          console.log(`  ${kind.padEnd(3)} ${fmt(REPLAY_EVENTS / seconds)} events/s (${fmt(seconds, 2)} s)`);
+        }
+      });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function openWsReplay(url: string): Promise<BenchSubscriber> {
+  const { WebSocket } = await import('ws');
+  const { AUTH } = await import('./common.js');
+  const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v1/events/ws?since=1970-01-01T00:00:00Z`, { headers: { Authorization: AUTH } });
+  const subscriber: BenchSubscriber = { kind: 'ws', received: 0, lastAt: 0, latencies: undefined, close: () => ws.terminate() };
+  ws.on('message', (data: Buffer) => {
+    if (data[10] !== 0x76) return;
+    subscriber.received++;
+    subscriber.lastAt = now();
+  });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  return subscriber;
+}
+
+await main();
