@@ -347,7 +347,14 @@ export class Hub {
     for (const subscriber of this.subscribers) {
       if (!subscriber.ready) continue;
       if (subscriber.seq === undefined) this.track(this.pumpStore(subscriber));
-      else this.pumpRing(subscriber, shared);
+      else {
+        try {
+          this.pumpRing(subscriber, shared);
+        } catch (error) {
+          // One broken connection must not stop the others from being served.
+          this.fault(subscriber, error);
+        }
+      }
     }
   }
 

@@ -28,20 +28,22 @@ export const SSE_HEADERS = {
 export class SseTransport implements SubscriberTransport {
   readonly format = 'sse' as const;
   private readonly heartbeat: NodeJS.Timeout;
+  /** False once the response ended or its connection closed (a plain field: it is read on every write). */
+  private open = true;
 
   constructor(
     private readonly res: ServerResponse,
     heartbeatMs: number,
   ) {
+    res.once('close', () => {
+      this.open = false;
+      this.stop();
+    });
     this.heartbeat = setInterval(() => {
       // A socket that is not draining gets no more bytes; the client notices silence, not us.
       if (this.open && !res.writableNeedDrain) res.write(SSE_HEARTBEAT);
     }, heartbeatMs);
     this.heartbeat.unref();
-  }
-
-  private get open(): boolean {
-    return !this.res.writableEnded && !this.res.destroyed;
   }
 
   write(bytes: Buffer): boolean {
@@ -66,11 +68,13 @@ export class SseTransport implements SubscriberTransport {
     // `retry`) with Last-Event-ID, to this server or another; after `until` it gets a 204.
     this.stop();
     if (this.open) this.res.end();
+    this.open = false;
   }
 
   fault(): void {
     this.stop();
     if (this.open) this.res.end(SSE_INTERNAL_ERROR);
+    this.open = false;
   }
 
   /** Stops the heartbeat. Safe to call twice. */
@@ -97,6 +101,8 @@ export async function serveSse(
     res.status(204).end();
     return;
   }
+  // The client may have gone while the request was validated: then there is nothing to serve.
+  if (req.socket.destroyed) return;
   hub.admit(principal.keyId);
   let transport: SseTransport;
   try {
