@@ -405,8 +405,6 @@ export interface components {
     Limit: number;
     /** @description The `next_cursor` of the previous page. */
     Cursor: string;
-    /** @description The API key secret, for clients that cannot set headers. */
-    Token: string;
     /** @description Resume after this id; takes precedence over `since`/`since_id`. */
     LastEventIdQuery: string;
     /** @description Polyfill spelling of `last_event_id`. */
@@ -451,8 +449,6 @@ export interface operations {
         limit?: components["parameters"]["Limit"];
         /** @description The `next_cursor` of the previous page. */
         cursor?: components["parameters"]["Cursor"];
-        /** @description The API key secret, for clients that cannot set headers. */
-        token?: components["parameters"]["Token"];
       };
       header?: never;
       path?: never;
@@ -532,8 +528,6 @@ export interface operations {
         since_id?: components["parameters"]["SinceId"];
         /** @description Events up to and including this id. Requires `since_id`. */
         until_id?: components["parameters"]["UntilId"];
-        /** @description The API key secret, for clients that cannot set headers. */
-        token?: components["parameters"]["Token"];
         /** @description Resume after this id; takes precedence over `since`/`since_id`. */
         last_event_id?: components["parameters"]["LastEventIdQuery"];
         /** @description Polyfill spelling of `last_event_id`. */
@@ -595,8 +589,6 @@ export interface operations {
         since_id?: components["parameters"]["SinceId"];
         /** @description Events up to and including this id. Requires `since_id`. */
         until_id?: components["parameters"]["UntilId"];
-        /** @description The API key secret, for clients that cannot set headers. */
-        token?: components["parameters"]["Token"];
       };
       header?: never;
       path?: never;
@@ -656,8 +648,6 @@ export interface operations {
         since_id?: components["parameters"]["SinceId"];
         /** @description Events up to and including this id. Requires `since_id`. */
         until_id?: components["parameters"]["UntilId"];
-        /** @description The API key secret, for clients that cannot set headers. */
-        token?: components["parameters"]["Token"];
         /** @description Resume after this id; takes precedence over `since`/`since_id`. */
         last_event_id?: components["parameters"]["LastEventIdQuery"];
       };
@@ -683,10 +673,7 @@ export interface operations {
   };
   getEvent: {
     parameters: {
-      query?: {
-        /** @description The API key secret, for clients that cannot set headers. */
-        token?: components["parameters"]["Token"];
-      };
+      query?: never;
       header?: never;
       path: {
         /** @description The event id. */
