@@ -105,7 +105,7 @@ describe('GET /v1/events/ws (WebSocket)', () => {
       const client = await ws(WS, server.auth('reader'));
       let pings = 0;
       client.ws.on('ping', () => pings++);
-      await client.waitFor(() => pings >= 3, 'three pings', 5000);
+      await client.waitFor(() => pings >= 2, 'two pings', 5000);
       expect(client.closeCode).toBeUndefined();
     });
   });
