@@ -11,6 +11,7 @@ export type {
   StoredEvent,
 } from './store.js';
 export type { SqliteStoreOptions } from './store-sqlite.js';
+export type { PostgresStoreOptions } from './store-postgres.js';
 
 /** Options for {@link openStore}; a backend ignores those that do not apply to it. */
 export interface OpenStoreOptions {
@@ -30,9 +31,13 @@ export interface OpenStoreOptions {
  *   `sqlite:///var/lib/specstream/events.db` works too. Parent directories are created.
  * - `sqlite::memory:`: a private in-memory log, gone on close (tests, demos).
  *
- * `postgres://`, `postgresql://` and `nats://` are reserved for the PostgreSQL and NATS JetStream
- * backends, which arrive in a later release. Rejects with a TypeError for those and any other
- * scheme, and with STORE_UNAVAILABLE when the store cannot be opened.
+ * - `postgres://` or `postgresql://`: a PostgreSQL database shared by several nodes (`pg` URL;
+ *   `?schema=NAME` picks the schema, default `specstream`). See {@link PostgresStore}.
+ * - `nats://`: a NATS JetStream stream shared by several nodes (`?stream=NAME` picks the stream,
+ *   default `SPECSTREAM`; several servers as `nats://a:4222,b:4222`). See {@link JetStreamStore}.
+ *
+ * Rejects with a TypeError for any other scheme, and with STORE_UNAVAILABLE when the store cannot
+ * be opened.
  */
 export async function openStore(url: string, options: OpenStoreOptions = {}): Promise<Store> {
   if (typeof url !== 'string') throw new TypeError('openStore: url must be a string such as sqlite:./data/events.db');
@@ -43,19 +48,17 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       return SqliteStore.open(sqlitePath(url), options);
     }
     case 'postgres':
-    case 'postgresql':
-      // The URL may carry a password: never echo it.
-      throw new TypeError(
-        'openStore: the PostgreSQL store (postgres://) arrives in a later release; use sqlite:PATH for now',
-      );
+    case 'postgresql': {
+      // The URL may carry a password: the store never echoes it.
+      const { PostgresStore } = await import('./store-postgres.js');
+      return PostgresStore.open(url, { pollIntervalMs: options.pollIntervalMs, idempotencyTtlMs: options.idempotencyTtlMs });
+    }
     case 'nats':
-      throw new TypeError(
-        'openStore: the NATS JetStream store (nats://) arrives in a later release; use sqlite:PATH for now',
-      );
+      throw new TypeError('openStore: the NATS JetStream store (nats://) arrives in a later release; use sqlite:PATH for now');
     case undefined:
       throw new TypeError('openStore: the store URL needs a scheme, e.g. sqlite:./data/events.db');
     default:
-      throw new TypeError(`openStore: unknown store scheme "${scheme}:"; supported: sqlite:PATH, sqlite::memory:`);
+      throw new TypeError(`openStore: unknown store scheme "${scheme}:"; supported: sqlite:PATH, sqlite::memory:, postgres://, nats://`);
   }
 }
 
