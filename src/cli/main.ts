@@ -1,6 +1,12 @@
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { OPTIONS, envName, flagName } from '../config/options.js';
+import { SpecstreamError } from '../client/errors.js';
 import { startServer } from '../server.js';
+import { exportCommand } from './commands/export.js';
+import { publishCommand } from './commands/publish.js';
+import { tailCommand } from './commands/tail.js';
+import { verifyCommand } from './commands/verify.js';
+import { UsageError } from './common.js';
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -8,6 +14,8 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 interface Command {
   summary: string;
   usage: string;
+  /** Extra help lines after the usage (options, exit codes). */
+  help?: readonly string[];
   run(args: string[]): Promise<number>;
 }
 
@@ -33,6 +41,10 @@ const commands: Record<string, Command> = {
       return new Promise<number>(() => {}); // runs until a signal
     },
   },
+  publish: publishCommand,
+  tail: tailCommand,
+  export: exportCommand,
+  verify: verifyCommand,
   generate: {
     summary: 'Regenerate src/generated/ from specs/ (same as npm run generate).',
     usage: 'specstream generate',
@@ -62,6 +74,10 @@ function serveHelp(usage: string): string {
   return lines.join('\n');
 }
 
+function commandHelp(command: Command): string {
+  return [`Usage: ${command.usage}`, '', command.summary, ...(command.help ? ['', ...command.help] : [])].join('\n');
+}
+
 /** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
@@ -75,12 +91,20 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(`${name === 'serve' ? serveHelp(command.usage) : `Usage: ${command.usage}\n\n${command.summary}`}\n`);
+    process.stdout.write(`${name === 'serve' ? serveHelp(command.usage) : commandHelp(command)}\n`);
     return EXIT.ok;
   }
   try {
     return await command.run(rest);
   } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`specstream ${name}: ${error.message}\nUsage: ${command.usage}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof SpecstreamError) {
+      process.stderr.write(`specstream ${name}: ${error.message} (${error.status || 'network'} ${error.code})\n`);
+      return EXIT.failure;
+    }
     if (error instanceof ConfigError) {
       process.stderr.write(`specstream: ${error.message}\n`);
       return EXIT.usage;
