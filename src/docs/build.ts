@@ -1,0 +1,70 @@
+/**
+ * Builds the docs portal into a directory (default `docs-site/`): the HTTP API and the stream
+ * frames rendered by Redocly (`redocly build-docs SPEC --inlineBundle`, Redoc 3 inlined, so the
+ * pages render offline with no CDN), plus the catalog, query-rules and index pages of pages.ts.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { renderCatalog, renderIndex, renderQueryRules } from './pages.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where the built portal lives: `SPECSTREAM_DOCS_DIR`, else `docs-site/` in the repository. */
+export function docsDir(env: NodeJS.ProcessEnv = process.env): string {
+  return env.SPECSTREAM_DOCS_DIR ?? join(ROOT, 'docs-site');
+}
+
+/** The Redoc pages and the spec each is built from. */
+export const REDOC_PAGES = { 'api.html': 'specs/openapi.yaml', 'stream.html': 'specs/asyncapi.yaml' } as const;
+
+/** Builds one Redoc page into `outDir`. */
+export async function buildRedocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir()): Promise<string> {
+  await mkdir(outDir, { recursive: true });
+  const out = join(outDir, page);
+  await run(join(ROOT, 'node_modules', '.bin', 'redocly'), ['build-docs', join(ROOT, REDOC_PAGES[page]), '--inlineBundle', '-o', out], {
+    cwd: ROOT,
+    env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+  });
+  return out;
+}
+
+/** Builds the whole portal into `outDir`; resolves with the files written. */
+export async function buildDocs(outDir = docsDir()): Promise<string[]> {
+  await mkdir(outDir, { recursive: true });
+  const written = await Promise.all([buildRedocPage('api.html', outDir), buildRedocPage('stream.html', outDir)]);
+  const own: [string, string][] = [
+    ['index.html', renderIndex()],
+    ['catalog.html', renderCatalog()],
+    ['query-rules.html', renderQueryRules()],
+  ];
+  for (const [name, html] of own) {
+    await writeFile(join(outDir, name), html);
+    written.push(join(outDir, name));
+  }
+  return written;
+}
+
+const building = new Map<string, Promise<string>>();
+
+/**
+ * The path of a built Redoc page, building it first if `outDir` lacks it (once per process), so a
+ * server started without `npm run docs` still serves the whole portal.
+ */
+export async function redocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir()): Promise<string> {
+  const file = join(outDir, page);
+  try {
+    await stat(file);
+    return file;
+  } catch {
+    let pending = building.get(file);
+    if (!pending) {
+      pending = buildRedocPage(page, outDir).finally(() => building.delete(file));
+      building.set(file, pending);
+    }
+    return pending;
+  }
+}
