@@ -12,6 +12,7 @@ export type {
 } from './store.js';
 export type { SqliteStoreOptions } from './store-sqlite.js';
 export type { PostgresStoreOptions } from './store-postgres.js';
+export type { JetStreamStoreOptions } from './store-jetstream.js';
 
 /** Options for {@link openStore}; a backend ignores those that do not apply to it. */
 export interface OpenStoreOptions {
@@ -53,8 +54,10 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
       const { PostgresStore } = await import('./store-postgres.js');
       return PostgresStore.open(url, { pollIntervalMs: options.pollIntervalMs, idempotencyTtlMs: options.idempotencyTtlMs });
     }
-    case 'nats':
-      throw new TypeError('openStore: the NATS JetStream store (nats://) arrives in a later release; use sqlite:PATH for now');
+    case 'nats': {
+      const { JetStreamStore } = await import('./store-jetstream.js');
+      return JetStreamStore.open(url, { pollIntervalMs: options.pollIntervalMs, idempotencyTtlMs: options.idempotencyTtlMs });
+    }
     case undefined:
       throw new TypeError('openStore: the store URL needs a scheme, e.g. sqlite:./data/events.db');
     default:

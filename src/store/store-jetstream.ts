@@ -1,0 +1,952 @@
+import { createHash, randomUUID } from 'node:crypto';
+import {
+  DeliverPolicy,
+  JetStreamApiError,
+  jetstream,
+  jetstreamManager,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type PubAck,
+  type StoredMsg,
+} from '@nats-io/jetstream';
+import { connect, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { errors, SpecstreamError } from '../errors.js';
+import { EventIdGenerator, idLowerBoundAt, idUpperBoundAt, timeOfId } from './event-id.js';
+import type {
+  AppendOptions,
+  AppendResult,
+  EncodedEvent,
+  EncodedRead,
+  LogBounds,
+  NewEvent,
+  ReadQuery,
+  RetentionPolicy,
+  Store,
+  StoredEvent,
+} from './store.js';
+
+/** Options of {@link JetStreamStore.open}. */
+export interface JetStreamStoreOptions {
+  /**
+   * The JetStream stream holding the log; created if missing. Its subjects are
+   * `<stream>.ev.t.<type>`, `<stream>.ev.mixed` and `<stream>.meta.floor`. Also settable as the
+   * URL's `?stream=` parameter. Defaults to `SPECSTREAM`.
+   */
+  stream?: string;
+  /**
+   * How long an idempotency key is remembered: the stream's `duplicate_window` (the server keeps
+   * every message id of that window in memory). Defaults to 24 h.
+   */
+  idempotencyTtlMs?: number;
+  /** How often `watch` also polls the stream's last sequence, as a fallback. Defaults to 1000 ms. */
+  pollIntervalMs?: number;
+  /** Timeout of a JetStream request (publish acknowledgement, message get). Defaults to 3000 ms. */
+  requestTimeoutMs?: number;
+  /** Replicas of the stream when it is created (1 on a single server, 3 on a cluster). Defaults to 1. */
+  replicas?: number;
+  /** The clock (ms since the epoch) for ids and retention; for tests. Defaults to `Date.now`. */
+  clock?: () => number;
+}
+
+const DEFAULT_STREAM = 'SPECSTREAM';
+const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
+const DEFAULT_POLL_INTERVAL_MS = 1000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
+/** How many times a group is re-published after losing the race for the stream's tail to another node. */
+const MAX_CONFLICT_ROUNDS = 200;
+/** JetStream API error codes: another writer got there first (wrong last sequence / last msg id). */
+const CONFLICT_CODES = new Set([10071, 10070, 10164]);
+const NO_LOWER_BOUND = '';
+const NO_UPPER_BOUND = '~';
+/** Header names. */
+const H = { ord: 'Ss-Ord', count: 'Ss-Count', lastId: 'Ss-Last-Id', fingerprint: 'Ss-Fp' } as const;
+const SEQ_CACHE_SIZE = 4096;
+
+/** The stream's tail as this node last saw it. */
+interface Head {
+  /** The stream's last sequence (any subject). */
+  seq: number;
+  /** The newest event id ever stored, or '' for none. */
+  lastId: string;
+  /** The ordinal (0-based position in the whole history) the next event gets. */
+  nextOrd: number;
+}
+
+/** The retention floor: events with a smaller ordinal are gone, even if their message is still stored. */
+interface Floor {
+  ord: number;
+}
+
+interface PendingAppend {
+  events: readonly NewEvent[];
+  payloads: string[];
+  key: string | undefined;
+  fingerprint: string | undefined;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+interface Watcher {
+  onAppend: () => void;
+  scheduled: boolean;
+  active: boolean;
+}
+
+/** One decoded event message. */
+interface Record {
+  seq: number;
+  ord: number;
+  lastId: string;
+  /** The envelopes' JSON text, one per event, in id order. */
+  lines: string[];
+}
+
+/**
+ * The event log as one NATS JetStream stream, shared by several Specstream nodes.
+ *
+ * **Messages.** Each `append` call is one message (so a batch is stored all-or-nothing): its events'
+ * envelopes as JSON lines, on subject `<stream>.ev.t.<type>` when they share one type (so a type
+ * filter is a subject filter) or `<stream>.ev.mixed` otherwise. Headers carry the ordinal of its
+ * first event, the count and the last id.
+ *
+ * **Ordering.** The stream sequence is the log order, and ids must increase with it on every node.
+ * A node assigns ids itself (the `evt_` ULID format, `time` = the ULID time) after raising its
+ * generator to the newest stored id, and publishes with optimistic concurrency: the first message
+ * of a group expects the stream's last sequence to be the one whose id it observed
+ * (`Nats-Expected-Last-Sequence`), each further message expects the previous one's message id
+ * (`Nats-Expected-Last-Msg-Id`). If another node appended in between, the server refuses the
+ * message (and so every later one of the group); the node re-reads the tail, re-assigns ids above
+ * it and publishes again. Hence a stored message's ids are above every earlier message's, whatever
+ * the clocks of the nodes. The group's messages are pipelined: one round trip per group.
+ *
+ * **Idempotency.** A keyed call's message id is derived from the key, so JetStream's duplicate
+ * window (= `idempotencyTtlMs`) refuses a second copy; the node then compares the fingerprint
+ * header of the stored copy (IDEMPOTENCY_CONFLICT if it differs) and returns its events.
+ *
+ * **Retention.** `applyRetention` publishes a floor (an ordinal) on `<stream>.meta.floor` — events
+ * below it are not read any more, which lets `maxCount` cut through a message — then purges the
+ * messages wholly below it.
+ */
+export class JetStreamStore implements Store, EncodedRead {
+  readonly kind = 'jetstream';
+
+  /**
+   * Connects to the NATS servers of `url` (`nats://host:4222`, several as
+   * `nats://a:4222,b:4222`; `?stream=` names the stream), creates the stream if missing and
+   * resolves with the store. Rejects with STORE_UNAVAILABLE when NATS or JetStream cannot be reached.
+   */
+  static async open(url: string, options: JetStreamStoreOptions = {}): Promise<JetStreamStore> {
+    const { servers, stream: urlStream, user, pass } = parseNatsUrl(url);
+    const resolved = resolveOptions({ ...options, stream: options.stream ?? urlStream });
+    let nc: NatsConnection | undefined;
+    try {
+      nc = await connect({
+        servers,
+        ...(user !== undefined ? { user, pass } : {}),
+        name: 'specstream',
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: 250,
+        timeout: resolved.requestTimeoutMs,
+      });
+      const jsm = await jetstreamManager(nc, { timeout: resolved.requestTimeoutMs });
+      const name = resolved.stream;
+      const duplicateWindowNs = resolved.idempotencyTtlMs * 1_000_000;
+      try {
+        const info = await jsm.streams.info(name);
+        if (info.config.duplicate_window !== duplicateWindowNs || !info.config.allow_direct) {
+          await jsm.streams.update(name, { duplicate_window: duplicateWindowNs, allow_direct: true });
+        }
+      } catch (error) {
+        if (!(error instanceof JetStreamApiError) || error.code !== 10059) throw error;
+        try {
+          await jsm.streams.add({
+            name,
+            subjects: [`${name}.>`],
+            duplicate_window: duplicateWindowNs,
+            allow_direct: true,
+            num_replicas: resolved.replicas,
+          });
+        } catch (addError) {
+          // Another node created it at the same moment.
+          if (!(addError instanceof JetStreamApiError) || addError.code !== 10058) throw addError;
+        }
+      }
+      const js = jetstream(nc, { timeout: resolved.requestTimeoutMs });
+      const store = new JetStreamStore(nc, js, jsm, resolved);
+      await store.refreshHead();
+      await store.refreshFloor();
+      return store;
+    } catch (error) {
+      await nc?.close().catch(() => {});
+      throw errors.storeUnavailable('Cannot open the NATS JetStream store', undefined, { cause: error });
+    }
+  }
+
+  private readonly name: string;
+  private readonly subject: { all: string; mixed: string; floor: string; typePrefix: string };
+  private readonly generator: EventIdGenerator;
+  private readonly clock: () => number;
+  private readonly pollIntervalMs: number;
+
+  private head: Head | undefined;
+  private floor: Floor = { ord: 0 };
+  /** `lastId` of recent messages -> their sequence, so a tail read finds its start without a search. */
+  private readonly seqByLastId = new Map<string, number>();
+  private pending: PendingAppend[] = [];
+  private flushing: Promise<void> | undefined;
+  private readonly watchers = new Set<Watcher>();
+  private consumer: ConsumerMessages | undefined;
+  private watching: Promise<void> | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private lastNotifiedSeq = 0;
+  private connected = true;
+  private readonly inFlight = new Set<Promise<void>>();
+  private closed = false;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    options: Required<JetStreamStoreOptions>,
+  ) {
+    this.name = options.stream;
+    this.subject = {
+      all: `${this.name}.ev.>`,
+      mixed: `${this.name}.ev.mixed`,
+      floor: `${this.name}.meta.floor`,
+      typePrefix: `${this.name}.ev.t.`,
+    };
+    this.clock = options.clock;
+    this.pollIntervalMs = options.pollIntervalMs;
+    this.generator = new EventIdGenerator(undefined, this.clock);
+    void this.trackStatus();
+  }
+
+  append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
+    if (this.closed) return Promise.reject(errors.storeClosed());
+    let call: Omit<PendingAppend, 'resolve' | 'reject'>;
+    try {
+      call = prepareCall(events, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ ...call, resolve, reject });
+      this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
+    });
+  }
+
+  async read(query: ReadQuery): Promise<StoredEvent[]> {
+    return (await this.selectRange(query)).map((line) => JSON.parse(line) as StoredEvent);
+  }
+
+  /** `read` as JSON text (the `EncodedRead` capability): the stored envelope lines, unparsed. */
+  async readEncoded(query: ReadQuery): Promise<EncodedEvent[]> {
+    return (await this.selectRange(query)).map((json) => {
+      const { id, type } = peek(json);
+      return { id, type, json };
+    });
+  }
+
+  async get(id: string): Promise<StoredEvent | undefined> {
+    this.assertOpen();
+    if (typeof id !== 'string' || id === '') return undefined;
+    // `predecessor(id)` is below every id that shares all but its last character: at most 32 of them.
+    const lines = await this.selectRange({ afterId: predecessor(id), untilId: id, limit: 64 });
+    const line = lines.find((candidate) => peek(candidate).id === id);
+    return line === undefined ? undefined : (JSON.parse(line) as StoredEvent);
+  }
+
+  async bounds(): Promise<LogBounds> {
+    this.assertOpen();
+    this.assertConnected();
+    const head = await this.guard(() => this.refreshHead());
+    await this.guard(() => this.refreshFloor());
+    if (head.lastId === '' || head.nextOrd <= this.floor.ord) return {};
+    const first = await this.selectRange({ limit: 1 });
+    return first[0] === undefined ? {} : { firstId: peek(first[0]).id, lastId: head.lastId };
+  }
+
+  /**
+   * Registers `onAppend`: called (coalesced) for each message stored on the stream by any node, as
+   * an ordered consumer (headers only) delivers it, after a reconnect, and when the fallback poll
+   * sees the last sequence move. Resolves once the consumer starts at the current tail, so nothing
+   * stored after it resolves goes unnoticed.
+   */
+  async watch(onAppend: () => void, signal: AbortSignal): Promise<void> {
+    this.assertOpen();
+    if (typeof onAppend !== 'function') throw new TypeError('watch: onAppend must be a function');
+    if (signal.aborted) return;
+    this.watching ??= this.startConsumer().catch((error: unknown) => {
+      this.watching = undefined;
+      throw error;
+    });
+    await this.watching;
+    if (signal.aborted) return;
+    const watcher: Watcher = { onAppend, scheduled: false, active: true };
+    this.watchers.add(watcher);
+    signal.addEventListener(
+      'abort',
+      () => {
+        watcher.active = false;
+        this.watchers.delete(watcher);
+      },
+      { once: true },
+    );
+  }
+
+  async applyRetention(policy: RetentionPolicy): Promise<number> {
+    this.assertOpen();
+    this.assertConnected();
+    const maxAgeMs = checkedLimit(policy.maxAgeMs, 'maxAgeMs');
+    const maxCount = checkedLimit(policy.maxCount, 'maxCount');
+    if (maxAgeMs === 0 && maxCount === 0) return 0;
+    return this.guard(async () => {
+      for (let round = 0; round < MAX_CONFLICT_ROUNDS; round++) {
+        const head = await this.refreshHead();
+        await this.refreshFloor();
+        let floor = this.floor.ord;
+        if (maxCount > 0) floor = Math.max(floor, head.nextOrd - Math.floor(maxCount));
+        if (maxAgeMs > 0) {
+          // The ordinal of the first event at or after the cut-off time.
+          const cut = idLowerBoundAt(this.clock() - maxAgeMs);
+          const firstKept = await this.firstOrdAbove(predecessor(cut), head);
+          floor = Math.max(floor, firstKept);
+        }
+        if (floor <= this.floor.ord) return 0;
+        const hdrs = headers();
+        hdrs.set(H.ord, String(head.nextOrd));
+        hdrs.set(H.lastId, head.lastId);
+        hdrs.set(H.count, '0');
+        let ack: PubAck;
+        try {
+          ack = await this.js.publish(this.subject.floor, JSON.stringify({ floor }), {
+            headers: hdrs,
+            expect: { lastSequence: head.seq },
+          });
+        } catch (error) {
+          if (isConflict(error)) continue;
+          throw error;
+        }
+        const deleted = floor - this.floor.ord;
+        this.floor = { ord: floor };
+        this.head = { ...head, seq: ack.seq };
+        // Physically drop the messages wholly below the floor (the floor markers but the newest too).
+        const keepFrom = await this.seqOfOrd(floor, head);
+        await this.jsm.streams.purge(this.name, { filter: this.subject.all, seq: keepFrom });
+        await this.jsm.streams.purge(this.name, { filter: this.subject.floor, keep: 1 });
+        return deleted;
+      }
+      throw errors.storeUnavailable('Retention kept losing the race for the stream tail');
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.assertOpen();
+    if (!this.connected) throw errors.storeUnavailable('The event store is unavailable (NATS disconnected)');
+    try {
+      await this.jsm.streams.info(this.name);
+    } catch (error) {
+      if (this.closed) throw errors.storeClosed();
+      throw errors.storeUnavailable('The event store is unavailable', undefined, { cause: error });
+    }
+  }
+
+  /** Publishes every append still queued, stops watching and closes the connection. Safe to call twice. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      this.closed = true;
+      while (this.flushing !== undefined) await this.flushing;
+      while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+      if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+      for (const watcher of this.watchers) watcher.active = false;
+      this.watchers.clear();
+      await this.consumer?.close().catch(() => {});
+      await this.nc.close().catch(() => {});
+    })();
+    return this.closing;
+  }
+
+  // ---- appends --------------------------------------------------------------------------------
+
+  private async flushLoop(): Promise<void> {
+    try {
+      let rounds = 0;
+      while (this.pending.length > 0) {
+        const calls = this.pending;
+        this.pending = [];
+        const retry = await this.publishGroup(calls);
+        if (retry.length > 0) {
+          // Lost the race for the tail: these go first in the next round, with fresh ids.
+          this.pending = [...retry, ...this.pending];
+          if (++rounds >= MAX_CONFLICT_ROUNDS) {
+            const failure = errors.storeUnavailable('Too much contention for the stream tail; nothing was stored');
+            for (const call of this.pending.splice(0)) call.reject(failure);
+          }
+        } else rounds = 0;
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  /**
+   * Publishes a group's calls as one pipelined chain and settles those that are decided; resolves
+   * with the calls to publish again (those refused because another node appended first).
+   */
+  private async publishGroup(calls: PendingAppend[]): Promise<PendingAppend[]> {
+    if (!this.connected) {
+      const failure = errors.storeUnavailable(undefined, undefined, { cause: new Error('NATS disconnected') });
+      for (const call of calls) call.reject(failure);
+      return [];
+    }
+    let head: Head;
+    try {
+      head = this.head ?? (await this.refreshHead());
+    } catch (error) {
+      const failure = errors.storeUnavailable(undefined, undefined, { cause: error });
+      for (const call of calls) call.reject(failure);
+      return [];
+    }
+    if (head.lastId !== '') this.generator.observe(head.lastId);
+
+    type Plan =
+      | { kind: 'publish'; call: PendingAppend; msgId: string; lines: string[]; events: StoredEvent[]; ord: number; lastId: string }
+      | { kind: 'same-group'; call: PendingAppend; of: number };
+    const plans: Plan[] = [];
+    const byKey = new Map<string, number>();
+    let ord = head.nextOrd;
+    for (const call of calls) {
+      const earlier = call.key === undefined ? undefined : byKey.get(call.key);
+      if (earlier !== undefined) {
+        plans.push({ kind: 'same-group', call, of: earlier });
+        continue;
+      }
+      const events: StoredEvent[] = [];
+      const lines: string[] = [];
+      call.events.forEach((event, i) => {
+        const id = this.generator.next();
+        const stored = envelope(id, event.type, event.source, event.subject ?? null, new Date(timeOfId(id)).toISOString(), call.payloads[i]!);
+        events.push(stored.event);
+        lines.push(stored.json);
+      });
+      const msgId = call.key === undefined ? `r-${randomUUID()}` : `k-${createHash('sha256').update(call.key).digest('base64url')}`;
+      if (call.key !== undefined) byKey.set(call.key, plans.length);
+      plans.push({ kind: 'publish', call, msgId, lines, events, ord, lastId: events.at(-1)?.id ?? head.lastId });
+      ord += events.length;
+    }
+
+    // Pipelined: every message goes out now; the expectations chain them.
+    let previousMsgId: string | undefined;
+    const acks = plans.map((plan) => {
+      if (plan.kind !== 'publish') return undefined;
+      const types = new Set(plan.call.events.map((e) => e.type));
+      const only = types.size === 1 ? [...types][0]! : undefined;
+      const subject = only !== undefined && isSubjectSafe(only) ? this.subject.typePrefix + only : this.subject.mixed;
+      const hdrs = headers();
+      hdrs.set(H.ord, String(plan.ord));
+      hdrs.set(H.count, String(plan.lines.length));
+      hdrs.set(H.lastId, plan.lastId);
+      if (plan.call.fingerprint !== undefined) hdrs.set(H.fingerprint, plan.call.fingerprint);
+      const expect = previousMsgId === undefined ? { lastSequence: head.seq } : { lastMsgID: previousMsgId };
+      previousMsgId = plan.msgId;
+      return this.js.publish(subject, plan.lines.join('\n'), { msgID: plan.msgId, headers: hdrs, expect }).then(
+        (ack) => ({ ok: true as const, ack }),
+        (error: unknown) => ({ ok: false as const, error }),
+      );
+    });
+    const results = await Promise.all(acks);
+
+    const retry: PendingAppend[] = [];
+    const outcomes: Array<AppendResult | Error | undefined> = [];
+    let broken: 'conflict' | 'failure' | undefined;
+    let failure: unknown;
+    for (let i = 0; i < plans.length; i++) {
+      const plan = plans[i]!;
+      if (broken !== undefined) {
+        // After the chain broke nothing later was stored (the expectations guarantee it).
+        if (broken === 'conflict') retry.push(plan.call);
+        else outcomes[i] = errors.storeUnavailable(undefined, undefined, { cause: failure });
+        continue;
+      }
+      if (plan.kind === 'same-group') {
+        const first = outcomes[plan.of];
+        if (first instanceof Error || first === undefined) {
+          outcomes[i] = first ?? undefined;
+          if (first === undefined) retry.push(plan.call);
+        } else if (plan.call.fingerprint !== plans[plan.of]!.call.fingerprint) outcomes[i] = errors.idempotencyConflict();
+        else outcomes[i] = { events: first.events, replayed: true };
+        continue;
+      }
+      const result = results[i]!;
+      if (!result.ok) {
+        if (isConflict(result.error)) {
+          broken = 'conflict';
+          retry.push(plan.call);
+        } else {
+          broken = 'failure';
+          failure = result.error;
+          outcomes[i] = errors.storeUnavailable(undefined, undefined, { cause: result.error });
+        }
+        continue;
+      }
+      if (result.ack.duplicate) {
+        // The key was used before, within the window: answer from the stored copy. The chain
+        // breaks here (a duplicate does not become the last message), so later calls go again.
+        try {
+          outcomes[i] = await this.replay(result.ack.seq, plan.call.fingerprint!);
+        } catch (error) {
+          outcomes[i] = errors.storeUnavailable(undefined, undefined, { cause: error });
+        }
+        broken = 'conflict';
+        continue;
+      }
+      outcomes[i] = { events: plan.events, replayed: false };
+      head = { seq: result.ack.seq, lastId: plan.lastId, nextOrd: plan.ord + plan.lines.length };
+      this.remember(plan.lastId, result.ack.seq);
+    }
+    // Retried calls of a keyed same-group pair must be retried together with their first.
+    this.head = broken === undefined ? head : undefined;
+    plans.forEach((plan, i) => {
+      const outcome = outcomes[i];
+      if (outcome === undefined) return;
+      if (outcome instanceof Error) plan.call.reject(outcome);
+      else plan.call.resolve(outcome);
+    });
+    this.advance(head.seq);
+    return retry;
+  }
+
+  /** The result for a repeated idempotency key: the stored copy's events, or IDEMPOTENCY_CONFLICT. */
+  private async replay(seq: number, fingerprint: string): Promise<AppendResult | Error> {
+    const message = await this.getBySeq(seq);
+    if (message === null) return { events: [], replayed: true };
+    if (message.header.get(H.fingerprint) !== fingerprint) return errors.idempotencyConflict();
+    const record = toRecord(message);
+    const events = visible(record, this.floor.ord).map((line) => JSON.parse(line) as StoredEvent);
+    return { events, replayed: true };
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  private async selectRange(query: ReadQuery): Promise<string[]> {
+    this.assertOpen();
+    const { limit } = query;
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new RangeError(`read: limit must be a positive integer, got ${String(limit)}`);
+    }
+    let lower = query.afterId ?? NO_LOWER_BOUND;
+    if (query.since !== undefined) {
+      const since = checkedTime(query.since, 'since');
+      const sinceBound = since <= 0 ? NO_LOWER_BOUND : idUpperBoundAt(since - 1);
+      if (sinceBound > lower) lower = sinceBound;
+    }
+    let upper = query.untilId ?? NO_UPPER_BOUND;
+    if (query.until !== undefined) {
+      const untilBound = idUpperBoundAt(checkedTime(query.until, 'until'));
+      if (untilBound < upper) upper = untilBound;
+    }
+    if (lower >= upper) return [];
+    const types = query.types === undefined ? undefined : new Set(query.types);
+    if (types?.size === 0) return [];
+    this.assertConnected();
+    return this.guard(async () => {
+      const start = await this.startSeq(lower);
+      if (start === undefined) return [];
+      const subjects =
+        types === undefined
+          ? [this.subject.all]
+          : [...[...types].filter(isSubjectSafe).map((t) => this.subject.typePrefix + t), this.subject.mixed];
+      const cursors = subjects.map((subject) => new Cursor(this, subject, start));
+      const out: string[] = [];
+      for (;;) {
+        // The next message in sequence order among the subjects' cursors.
+        let best: Cursor | undefined;
+        for (const cursor of cursors) {
+          const record = await cursor.peek();
+          if (record !== null && (best === undefined || record.seq < (await best.peek())!.seq)) best = cursor;
+        }
+        if (best === undefined) return out;
+        const record = (await best.peek())!;
+        best.pop();
+        this.remember(record.lastId, record.seq);
+        for (const line of visible(record, this.floor.ord)) {
+          const { id, type } = peek(line);
+          if (id <= lower) continue;
+          if (id > upper) return out;
+          if (types !== undefined && !types.has(type)) continue;
+          out.push(line);
+          if (out.length >= limit) return out;
+        }
+      }
+    });
+  }
+
+  /** The first sequence that may hold an event above `lower` (binary search on the messages' last ids). */
+  private async startSeq(lower: string): Promise<number | undefined> {
+    if (lower === NO_LOWER_BOUND) return 1;
+    const cached = this.seqByLastId.get(lower);
+    if (cached !== undefined) return cached + 1;
+    const info = await this.jsm.streams.info(this.name);
+    let lo = info.state.first_seq;
+    let hi = info.state.last_seq;
+    if (info.state.messages === 0 || hi < lo) return undefined;
+    // Invariant: every message before `lo` ends at or below `lower`.
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const message = await this.nextMessage(this.subject.all, mid);
+      if (message === null || message.seq > hi) {
+        hi = mid;
+        continue;
+      }
+      const lastId = message.header.get(H.lastId);
+      if (lastId <= lower) lo = message.seq + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** The ordinal of the first event with an id above `lower` (head.nextOrd when none). */
+  private async firstOrdAbove(lower: string, head: Head): Promise<number> {
+    const start = await this.startSeq(lower);
+    if (start === undefined) return head.nextOrd;
+    const message = await this.nextMessage(this.subject.all, start);
+    if (message === null) return head.nextOrd;
+    const record = toRecord(message);
+    const index = record.lines.findIndex((line) => peek(line).id > lower);
+    return record.ord + (index < 0 ? record.lines.length : index);
+  }
+
+  /** The sequence of the message holding ordinal `ord` (or the next message's; last_seq + 1 when none). */
+  private async seqOfOrd(ord: number, head: Head): Promise<number> {
+    const info = await this.jsm.streams.info(this.name);
+    let lo = info.state.first_seq;
+    let hi = info.state.last_seq + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const message = await this.nextMessage(this.subject.all, mid);
+      if (message === null) {
+        hi = mid;
+        continue;
+      }
+      const end = Number(message.header.get(H.ord)) + Number(message.header.get(H.count));
+      if (end <= ord) lo = message.seq + 1;
+      else hi = Math.min(mid, message.seq);
+    }
+    void head;
+    return lo;
+  }
+
+  /** The first message at or after `seq` on `subject` (a direct get), or null. */
+  async nextMessage(subject: string, seq: number): Promise<StoredMsg | null> {
+    try {
+      return await this.jsm.direct.getMessage(this.name, { seq, next_by_subj: subject });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === 10037) return null;
+      if (error instanceof Error && /no message found|404/i.test(error.message)) return null;
+      throw error;
+    }
+  }
+
+  private async getBySeq(seq: number): Promise<StoredMsg | null> {
+    const message = await this.nextMessage(this.subject.all, seq);
+    return message !== null && message.seq === seq ? message : null;
+  }
+
+  /** Reads the stream's tail: its last sequence, the newest id and the next ordinal. */
+  private async refreshHead(): Promise<Head> {
+    const info = await this.jsm.streams.info(this.name);
+    const seq = info.state.last_seq;
+    let head: Head = { seq, lastId: '', nextOrd: 0 };
+    if (seq > 0) {
+      const message = await this.jsm.direct.getMessage(this.name, { seq }).catch(() => null);
+      if (message !== null) {
+        head = {
+          seq,
+          lastId: message.header.get(H.lastId),
+          nextOrd: Number(message.header.get(H.ord)) + Number(message.header.get(H.count)),
+        };
+      } else if (this.head !== undefined) {
+        head = { ...this.head, seq };
+      }
+    }
+    if (head.lastId !== '') this.generator.observe(head.lastId);
+    this.head = head;
+    return head;
+  }
+
+  private async refreshFloor(): Promise<void> {
+    const message = await this.jsm.direct.getMessage(this.name, { last_by_subj: this.subject.floor }).catch(() => null);
+    if (message === null) return;
+    const { floor } = message.json<{ floor: number }>();
+    if (floor > this.floor.ord) this.floor = { ord: floor };
+  }
+
+  private remember(lastId: string, seq: number): void {
+    if (this.seqByLastId.size >= SEQ_CACHE_SIZE) {
+      const oldest = this.seqByLastId.keys().next().value;
+      if (oldest !== undefined) this.seqByLastId.delete(oldest);
+    }
+    this.seqByLastId.set(lastId, seq);
+  }
+
+  // ---- watching -------------------------------------------------------------------------------
+
+  private async startConsumer(): Promise<void> {
+    this.assertConnected();
+    const head = await this.guard(() => this.refreshHead());
+    this.lastNotifiedSeq = head.seq;
+    const consumer = await this.guard(() =>
+      this.js.consumers.get(this.name, {
+        filter_subjects: this.subject.all,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: head.seq + 1,
+        headers_only: true,
+      }),
+    );
+    const messages = await this.guard(() => consumer.consume({ max_messages: 256 }));
+    this.consumer = messages;
+    void (async () => {
+      try {
+        for await (const message of messages) this.advance(message.seq);
+      } catch {
+        // Closed; the poll and reconnect handling still wake the watchers.
+      }
+    })();
+    this.pollTimer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  private advance(seq: number): void {
+    if (seq <= this.lastNotifiedSeq) return;
+    this.lastNotifiedSeq = seq;
+    this.notifyWatchers();
+  }
+
+  private notifyWatchers(): void {
+    for (const watcher of this.watchers) {
+      if (watcher.scheduled) continue;
+      watcher.scheduled = true;
+      queueMicrotask(() => {
+        watcher.scheduled = false;
+        if (watcher.active) watcher.onAppend();
+      });
+    }
+  }
+
+  private async poll(): Promise<void> {
+    if (this.closed || !this.connected || this.watchers.size === 0) return;
+    try {
+      const info = await this.jsm.streams.info(this.name);
+      await this.refreshFloor();
+      this.advance(info.state.last_seq);
+    } catch {
+      // `ping` reports unavailability; the next poll catches up.
+    }
+  }
+
+  private async trackStatus(): Promise<void> {
+    for await (const status of this.nc.status()) {
+      if (status.type === 'disconnect') {
+        this.connected = false;
+        this.head = undefined;
+      } else if (status.type === 'reconnect') {
+        this.connected = true;
+        this.head = undefined;
+        this.notifyWatchers();
+      }
+    }
+  }
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  /** Runs a backend operation; NATS failures become STORE_UNAVAILABLE (STORE_CLOSED once closed). */
+  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+    const running = operation();
+    // `close` lets operations in flight finish before it closes the connection.
+    const settled = running.then(
+      () => {},
+      () => {},
+    );
+    this.inFlight.add(settled);
+    try {
+      return await running;
+    } catch (error) {
+      if (error instanceof TypeError || error instanceof RangeError || error instanceof SpecstreamError) throw error;
+      if (this.closed) throw errors.storeClosed(undefined, undefined, { cause: error });
+      throw errors.storeUnavailable('The event store is unavailable', undefined, { cause: error });
+    } finally {
+      this.inFlight.delete(settled);
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw errors.storeClosed();
+  }
+
+  private assertConnected(): void {
+    if (!this.connected) throw errors.storeUnavailable('The event store is unavailable (NATS disconnected)');
+  }
+}
+
+/** A cursor over the messages of one subject, from a sequence on, one direct get at a time. */
+class Cursor {
+  private current: Record | null | undefined;
+  constructor(
+    private readonly store: JetStreamStore,
+    private readonly subject: string,
+    private seq: number,
+  ) {}
+
+  /** The cursor's message (fetched once), or null past the end. */
+  async peek(): Promise<Record | null> {
+    if (this.current === undefined) {
+      const message = await this.store.nextMessage(this.subject, this.seq);
+      this.current = message === null ? null : toRecord(message);
+    }
+    return this.current;
+  }
+
+  /** Moves past the message `peek` returned. */
+  pop(): void {
+    if (this.current) this.seq = this.current.seq + 1;
+    this.current = undefined;
+  }
+}
+
+function toRecord(message: StoredMsg): Record {
+  const body = message.string();
+  return {
+    seq: message.seq,
+    ord: Number(message.header.get(H.ord)),
+    lastId: message.header.get(H.lastId),
+    lines: body === '' ? [] : body.split('\n'),
+  };
+}
+
+/** The record's lines whose ordinal is at or above the retention floor. */
+function visible(record: Record, floorOrd: number): string[] {
+  return record.ord >= floorOrd ? record.lines : record.lines.slice(floorOrd - record.ord);
+}
+
+const PEEK = /^\{"specversion":"1\.0","id":"(evt_[0-9A-Z]{26})","type":("(?:[^"\\]|\\.)*")/;
+
+/** The id and type of an envelope line without parsing the rest. */
+function peek(json: string): { id: string; type: string } {
+  const match = PEEK.exec(json);
+  if (match === null) throw new Error('JetStreamStore: a stored message is not an envelope this store wrote');
+  return { id: match[1]!, type: JSON.parse(match[2]!) as string };
+}
+
+/** `id` without its last character: an exclusive lower bound that lets `id` (and its near siblings) through. */
+function predecessor(id: string): string {
+  return id.slice(0, -1);
+}
+
+/** Whether `type` can be a subject suffix (tokens of letters, digits, `_` and `-`, separated by dots). */
+function isSubjectSafe(type: string): boolean {
+  return /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(type) && type.length <= 200;
+}
+
+function isConflict(error: unknown): boolean {
+  if (error instanceof JetStreamApiError) return CONFLICT_CODES.has(error.code);
+  return error instanceof Error && /wrong last (sequence|msg ?id)/i.test(error.message);
+}
+
+function parseNatsUrl(url: string): { servers: string[]; stream: string | undefined; user?: string; pass?: string } {
+  const match = /^nats:\/\/([^/?#]*)(\/[^?#]*)?(\?[^#]*)?$/i.exec(url);
+  if (match === null || match[1] === '') throw new TypeError('JetStreamStore: write the store URL as nats://host:4222[,host2:4222][?stream=NAME]');
+  let hosts = match[1]!;
+  let user: string | undefined;
+  let pass: string | undefined;
+  const at = hosts.lastIndexOf('@');
+  if (at >= 0) {
+    const auth = hosts.slice(0, at);
+    hosts = hosts.slice(at + 1);
+    const colon = auth.indexOf(':');
+    user = decodeURIComponent(colon < 0 ? auth : auth.slice(0, colon));
+    pass = colon < 0 ? undefined : decodeURIComponent(auth.slice(colon + 1));
+  }
+  const stream = new URLSearchParams(match[3] ?? '').get('stream') ?? undefined;
+  return { servers: hosts.split(',').map((host) => host.trim()), stream, ...(user !== undefined ? { user, pass } : {}) };
+}
+
+function resolveOptions(options: JetStreamStoreOptions): Required<JetStreamStoreOptions> {
+  const stream = options.stream ?? DEFAULT_STREAM;
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream)) {
+    throw new RangeError(`JetStreamStore: stream must be 1-64 letters, digits, _ or -; got ${JSON.stringify(stream)}`);
+  }
+  return {
+    stream,
+    idempotencyTtlMs: positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs'),
+    pollIntervalMs: positive(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs'),
+    requestTimeoutMs: positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs'),
+    replicas: positive(options.replicas, 1, 'replicas'),
+    clock: options.clock ?? Date.now,
+  };
+}
+
+function positive(value: number | undefined, fallback: number, name: string): number {
+  if (value === undefined) return fallback;
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new RangeError(`JetStreamStore: ${name} must be a positive number, got ${String(value)}`);
+  }
+  return value;
+}
+
+function prepareCall(events: readonly NewEvent[], options: AppendOptions): Omit<PendingAppend, 'resolve' | 'reject'> {
+  if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
+  const { idempotencyKey: key, fingerprint } = options;
+  if (key !== undefined && (typeof key !== 'string' || typeof fingerprint !== 'string')) {
+    throw new TypeError('append: idempotencyKey must be a string and requires a fingerprint');
+  }
+  const payloads = events.map((event, i) => {
+    if (typeof event?.type !== 'string' || typeof event.source !== 'string') {
+      throw new TypeError(`append: events[${i}] needs string type and source`);
+    }
+    if (event.subject != null && typeof event.subject !== 'string') {
+      throw new TypeError(`append: events[${i}].subject must be a string`);
+    }
+    if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
+      throw new TypeError(`append: events[${i}].data must be a JSON object`);
+    }
+    return JSON.stringify(event.data);
+  });
+  return { events, payloads, key, fingerprint: key === undefined ? undefined : fingerprint };
+}
+
+function checkedTime(date: Date, name: string): number {
+  const ms = date instanceof Date ? date.getTime() : Number.NaN;
+  if (Number.isNaN(ms)) throw new RangeError(`read: ${name} must be a valid Date`);
+  return ms;
+}
+
+function checkedLimit(value: number | undefined, name: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isFinite(value) || value < 0) {
+    throw new RangeError(`applyRetention: ${name} must be a non-negative number, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** The envelope and its JSON text (exactly `JSON.stringify` of the envelope), keys in the documented order. */
+function envelope(
+  id: string,
+  type: string,
+  source: string,
+  subject: string | null,
+  time: string,
+  payload: string,
+): { event: StoredEvent; json: string } {
+  const data = JSON.parse(payload) as globalThis.Record<string, unknown>;
+  const event: StoredEvent =
+    subject === null
+      ? { specversion: '1.0', id, type, source, time, datacontenttype: 'application/json', data }
+      : { specversion: '1.0', id, type, source, subject, time, datacontenttype: 'application/json', data };
+  const json =
+    `{"specversion":"1.0","id":"${id}","type":${JSON.stringify(type)},"source":${JSON.stringify(source)}` +
+    `${subject === null ? '' : `,"subject":${JSON.stringify(subject)}`},"time":"${time}","datacontenttype":"application/json","data":${payload}}`;
+  return { event, json };
+}

@@ -1,0 +1,139 @@
+import { connect } from '@nats-io/transport-node';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStore } from '../../src/store/index.js';
+import { JetStreamStore, type JetStreamStoreOptions } from '../../src/store/store-jetstream.js';
+import type { NewEvent } from '../../src/store/store.js';
+import { checkNats, NATS_URL, uniqueName } from '../helpers/services.js';
+import { describeStoreContract } from './store.contract.js';
+import { waitFor } from './wait-for.js';
+
+const service = await checkNats();
+
+async function deleteStream(name: string): Promise<void> {
+  const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '').split(',') });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.delete(name).catch(() => false);
+  } finally {
+    await nc.close();
+  }
+}
+
+function event(type: string, n: number): NewEvent {
+  return { type, source: '/jetstream', data: { n } };
+}
+
+describe.skipIf(service.skip)(`NATS JetStream backend${service.skip ? ` (skipped: ${service.reason})` : ''}`, () => {
+  describeStoreContract('JetStreamStore', async () => {
+    const stream = uniqueName('SS_CONTRACT');
+    const store = await JetStreamStore.open(NATS_URL, { stream, pollIntervalMs: 50 });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await deleteStream(stream);
+      },
+    };
+  });
+
+  describe('JetStreamStore', () => {
+    let stream = uniqueName('SS_JS');
+    const opened: JetStreamStore[] = [];
+
+    afterEach(async () => {
+      for (const store of opened.splice(0)) await store.close();
+      await deleteStream(stream);
+      stream = uniqueName('SS_JS');
+    });
+
+    async function open(options: JetStreamStoreOptions = {}): Promise<JetStreamStore> {
+      const store = await JetStreamStore.open(NATS_URL, { stream, pollIntervalMs: 50, ...options });
+      opened.push(store);
+      return store;
+    }
+
+    it('takes the stream from the URL', async () => {
+      const store = await openStore(`${NATS_URL}?stream=${stream}`);
+      opened.push(store as JetStreamStore);
+
+      expect(store.kind).toBe('jetstream');
+      const { events } = await store.append([event('a', 1)]);
+      expect(await (await open()).read({ limit: 10 })).toEqual(events);
+    });
+
+    it('rejects with STORE_UNAVAILABLE when NATS cannot be reached', async () => {
+      await expect(JetStreamStore.open('nats://127.0.0.1:1', { stream, requestTimeoutMs: 1000 })).rejects.toMatchObject({
+        code: 'STORE_UNAVAILABLE',
+      });
+    });
+
+    it('keeps ids increasing across nodes whatever their clocks', async () => {
+      const ahead = await open({ clock: () => Date.now() + 60_000 });
+      const behind = await open({ clock: () => Date.now() - 60_000 });
+
+      const first = (await ahead.append([event('a', 1)])).events;
+      const second = (await behind.append([event('a', 2)])).events;
+      const third = (await ahead.append([event('a', 3)])).events;
+
+      const stored = (await behind.read({ limit: 10 })).map((e) => e.id);
+      expect(stored).toEqual([first[0]!.id, second[0]!.id, third[0]!.id]);
+      expect([...stored].sort()).toEqual(stored);
+    });
+
+    it('wakes a watcher on another node', async () => {
+      const writer = await open();
+      const reader = await open({ pollIntervalMs: 60_000 });
+      let calls = 0;
+      const controller = new AbortController();
+      await reader.watch(() => calls++, controller.signal);
+
+      const { events } = await writer.append([event('a', 1)]);
+      await waitFor(() => calls > 0, 'the consumer to deliver the other node\'s append');
+
+      expect(await reader.read({ limit: 10 })).toEqual(events);
+      controller.abort();
+    });
+
+    it('never lets a reader see an id below one it has already read (concurrent writers on several nodes)', async () => {
+      const writers = await Promise.all(Array.from({ length: 4 }, (_, i) => open({ clock: () => Date.now() + (i - 2) * 50 })));
+      const reader = await open();
+      let stop = false;
+      let cursor = '';
+      const seen: string[] = [];
+      const tailing = (async () => {
+        while (!stop || seen.length < 4 * 25 * 5) {
+          const page = await reader.read({ afterId: cursor, limit: 500 });
+          for (const e of page) seen.push(e.id);
+          if (page.length > 0) cursor = page.at(-1)!.id;
+          else await new Promise((resolve) => setTimeout(resolve, 1));
+        }
+      })();
+      await Promise.all(
+        writers.map(async (writer, w) => {
+          for (let round = 0; round < 25; round++) {
+            await Promise.all(Array.from({ length: 5 }, (_, i) => writer.append([event('a', w * 1000 + round * 10 + i)])));
+          }
+        }),
+      );
+      stop = true;
+      await tailing;
+
+      const all = (await reader.read({ limit: 10_000 })).map((e) => e.id);
+      expect(all).toHaveLength(500);
+      expect(seen).toEqual(all);
+      // Log order is id order.
+      expect([...all].sort()).toEqual(all);
+    });
+
+    it('filters types through subjects, with mixed-type batches included', async () => {
+      const store = await open();
+      const mixed = (await store.append([event('x.one', 1), event('y.two', 2)])).events;
+      const single = (await store.append([event('x.one', 3)])).events;
+
+      expect((await store.read({ types: ['x.one'], limit: 10 })).map((e) => e.data)).toEqual([{ n: 1 }, { n: 3 }]);
+      expect(await store.read({ types: ['y.two'], limit: 10 })).toEqual([mixed[1]]);
+      expect(await store.get(single[0]!.id)).toEqual(single[0]);
+    });
+  });
+});
