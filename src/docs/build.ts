@@ -4,7 +4,7 @@
  * pages render offline with no CDN), plus the catalog, query-rules and index pages of pages.ts.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -29,8 +29,15 @@ export async function buildRedocPage(page: keyof typeof REDOC_PAGES, outDir = do
     cwd: ROOT,
     env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
   });
+  // The only remote reference left in an --inlineBundle build is the "API docs by Redocly" footer
+  // logo; inline a blank image instead so the page makes no request at all when viewed.
+  const html = await readFile(out, 'utf8');
+  await writeFile(out, html.replaceAll(REDOC_LOGO, BLANK_SVG));
   return out;
 }
+
+const REDOC_LOGO = 'https://cdn.redoc.ly/redoc/logo-mini-full.svg';
+const BLANK_SVG = 'data:image/svg+xml,%3Csvg%20xmlns=%22http://www.w3.org/2000/svg%22/%3E';
 
 /** Builds the whole portal into `outDir`; resolves with the files written. */
 export async function buildDocs(outDir = docsDir()): Promise<string[]> {
