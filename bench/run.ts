@@ -4,7 +4,8 @@
  * with Specstream's figure printed as a ratio of it.
  *
  * Processes: the server under test, the publisher (publisher.ts) and this one, which holds the
- * subscribers. Options: `--quick` (smaller runs), `--only=<scenario>[,<scenario>]`.
+ * subscribers. Options: `--quick` (smaller runs), `--only=<scenario>[,<scenario>]`, `--store=<url>`
+ * (PostgreSQL or NATS JetStream instead of a temporary SQLite file; see stores.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../src/store/store-sqlite.js';
+import { benchStore, dropBenchStore, openBenchStore, storeUrlFor } from './stores.js';
 import { now, percentile } from './common.js';
 import { openSse, openWs, type BenchSubscriber } from './subscribers.js';
 
@@ -121,11 +123,13 @@ async function fanout(url: string, scenario: FanoutScenario): Promise<FanoutResu
 }
 
 async function withSpecstream<T>(dbPath: string, run: (url: string) => Promise<T>): Promise<T> {
-  const { url, child } = await spawnServer('specstream-server.ts', [dbPath]);
+  const store = storeUrlFor(dbPath.replace(/^.*\//, '').replace(/\.db$/, ''), dbPath);
+  const { url, child } = await spawnServer('specstream-server.ts', [store]);
   try {
     return await run(url);
   } finally {
     await stop(child);
+    if (benchStore !== undefined) await dropBenchStore(store);
   }
 }
 
@@ -142,7 +146,7 @@ const fmt = (value: number, digits = 0) => (Number.isFinite(value) ? value.toLoc
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'specstream-bench-'));
-  console.log(`Specstream benchmark (${quick ? 'quick' : 'full'}), Node ${process.version}, ${new Date().toISOString()}`);
+  console.log(`Specstream benchmark (${quick ? 'quick' : 'full'}), Node ${process.version}, store ${benchStore?.replace(/\/\/[^@/]*@/, '//') ?? 'sqlite (temporary file)'}, ${new Date().toISOString()}`);
   try {
     for (const scenario of scenarios) {
       if (!selected(scenario.name)) continue;
@@ -163,7 +167,8 @@ async function main(): Promise<void> {
     if (selected('replay')) {
       console.log(`\nreplay: one client catching up through ${REPLAY_EVENTS.toLocaleString('en-US')} stored events`);
       const dbPath = join(dir, 'replay.db');
-      const store = SqliteStore.open(dbPath);
+      // With --store the history is preloaded there, and the replay server keeps the store (dropped after).
+      const store = benchStore === undefined ? SqliteStore.open(dbPath) : await openBenchStore(storeUrlFor('replay', dbPath));
       const started = now();
       const batch = Array.from({ length: 5000 }, (_, i) => ({
         type: 'audit_log.created',
@@ -177,7 +182,10 @@ async function main(): Promise<void> {
         for (const kind of ['sse', 'ws'] as const) {
           const t0 = now();
           const subscriber = kind === 'sse' ? await openSse(url, false, '?since=1970-01-01T00:00:00Z') : await openWsReplay(url);
-          while (subscriber.received < REPLAY_EVENTS) await new Promise((resolve) => setTimeout(resolve, 10));
+          while (subscriber.received < REPLAY_EVENTS) {
+            if (now() - t0 > 120_000) throw new Error(`replay over ${kind} stalled at ${subscriber.received} events`);
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
           const seconds = (subscriber.lastAt - t0) / 1000;
           subscriber.close();
           console.log(`  ${kind.padEnd(3)} ${fmt(REPLAY_EVENTS / seconds)} events/s (${fmt(seconds, 2)} s)`);

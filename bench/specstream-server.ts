@@ -1,18 +1,18 @@
 /**
  * Runs a Specstream server for the benchmark, in its own process: `node --import tsx
- * bench/specstream-server.ts <sqlite file>`. Prints `READY <url>`; SIGTERM closes it.
+ * bench/specstream-server.ts <sqlite file | store URL>`. Prints `READY <url>`; SIGTERM closes it.
  */
 import { loadConfig } from '../src/config/load-config.js';
 import { startServer } from '../src/server.js';
 import { announce, BENCH_KEY } from './common.js';
 
 const [dbPath] = process.argv.slice(2);
-if (!dbPath) throw new TypeError('usage: specstream-server.ts <sqlite file>');
+if (!dbPath) throw new TypeError('usage: specstream-server.ts <sqlite file | store URL>');
 const config = {
   ...loadConfig({ argv: [], env: {} }),
   host: '127.0.0.1',
   port: 0,
-  store: `sqlite:${dbPath}`,
+  store: /^(sqlite|postgres|postgresql|nats):/i.test(dbPath) ? dbPath : `sqlite:${dbPath}`,
   log_level: 'silent',
   keys: [{ id: BENCH_KEY.id, secret: BENCH_KEY.secret, scopes: [...BENCH_KEY.scopes], queryToken: true }],
   max_connections: 20_000,

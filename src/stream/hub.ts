@@ -29,7 +29,7 @@ import { envelopeJson, wsTextFrame, type DropNotice, type WireFormat } from './f
 import { EventLedger, TypeIndex } from './ledger.js';
 import { EventRing, RingEntry } from './ring.js';
 import type { HubSnapshot } from './stream-hub.js';
-import { Subscriber, type EndReason, type SubscriberTransport } from './subscriber.js';
+import { Subscriber, type EndReason, type StoreBatch, type SubscriberTransport } from './subscriber.js';
 
 /** Events per tail read. */
 const TAIL_BATCH = 1000;
@@ -176,11 +176,6 @@ export class Hub {
   /** Open streams. */
   get subscriberCount(): number {
     return this.subscribers.size;
-  }
-
-  /** The ring's capacity (the WS status frame's `queue_max`). */
-  get ringCapacity(): number {
-    return this.config.ring_size;
   }
 
   /**
@@ -345,7 +340,11 @@ export class Hub {
   private wake(): void {
     const shared = new Map<string, RingBatch>();
     for (const subscriber of this.subscribers) {
-      if (!subscriber.ready) continue;
+      if (!subscriber.ready) {
+        // A store read in flight may have started before these events: look again after it.
+        if (subscriber.reading) subscriber.resumeRequested = true;
+        continue;
+      }
       if (subscriber.seq === undefined) this.track(this.pumpStore(subscriber));
       else {
         try {
@@ -360,6 +359,12 @@ export class Hub {
 
   /** Continues a subscriber after it connected, drained, or was poked. */
   private resume(subscriber: Subscriber): void {
+    if (subscriber.reading) {
+      // pumpStore is between awaits (e.g. the socket drained while it read ahead): it resumes
+      // itself when done, instead of this wake-up being lost.
+      subscriber.resumeRequested = true;
+      return;
+    }
     if (!subscriber.ready) return;
     if (subscriber.seq === undefined) this.track(this.pumpStore(subscriber));
     else this.pumpRing(subscriber, undefined);
@@ -451,26 +456,23 @@ export class Hub {
     try {
       let idle = false;
       while (!subscriber.ended && !subscriber.paused && !this.closing) {
-        if (!subscriber.finalRead && subscriber.cursorId <= this.headId) {
-          const seq = this.ring!.seqAtOrBefore(subscriber.cursorId);
-          if (seq !== undefined) {
-            subscriber.seq = seq;
-            break;
+        let batch = subscriber.prefetched;
+        subscriber.prefetched = undefined;
+        if (batch === undefined || batch.afterId !== subscriber.cursorId) {
+          if (!subscriber.finalRead && subscriber.cursorId <= this.headId) {
+            const seq = this.ring!.seqAtOrBefore(subscriber.cursorId);
+            if (seq !== undefined) {
+              subscriber.seq = seq;
+              break;
+            }
           }
+          // The previous read found nothing and the ring cannot take over yet (the cursor is ahead
+          // of the tail): wait for the next wake.
+          if (idle) break;
+          batch = await this.readBatch(subscriber);
+          if (subscriber.ended || this.closing) return;
         }
-        // The previous read found nothing and the ring cannot take over yet (the cursor is ahead
-        // of the tail): wait for the next wake.
-        if (idle) break;
-        const head = this.headId;
-        const readStartedAt = Date.now();
-        const limit = subscriber.readLimit;
-        const events = await this.readEncoded({
-          afterId: subscriber.cursorId,
-          ...(subscriber.untilId !== undefined ? { untilId: subscriber.untilId } : {}),
-          ...(subscriber.types !== undefined ? { types: subscriber.types } : {}),
-          limit,
-        });
-        if (subscriber.ended || this.closing) return;
+        const { events, head, readStartedAt, limit } = batch;
 
         const notice = this.missedBefore(subscriber, events, head);
         if (notice !== undefined) {
@@ -503,6 +505,10 @@ export class Hub {
           // Everything up to the head the tail had seen when the read started was returned.
           if (head > subscriber.cursorId) subscriber.cursorId = head;
           idle = events.length === 0;
+        } else if (!writable && written === events.length && !subscriber.ended) {
+          // The socket is full and more events wait: read them now, while it drains, so that
+          // reading the store and sending to the client overlap (at most one batch held).
+          subscriber.prefetched = await this.readBatch(subscriber);
         }
         if (!writable) break;
       }
@@ -511,8 +517,27 @@ export class Hub {
     } finally {
       subscriber.reading = false;
     }
+    const again = subscriber.resumeRequested;
+    subscriber.resumeRequested = false;
     if (subscriber.seq !== undefined) this.pumpRing(subscriber, undefined);
+    else if (again) this.resume(subscriber);
   }
+
+  /** The next store batch after the subscriber's cursor, with what the hub knew when it was read. */
+  private async readBatch(subscriber: Subscriber): Promise<StoreBatch> {
+    const afterId = subscriber.cursorId;
+    const head = this.headId;
+    const readStartedAt = Date.now();
+    const limit = subscriber.readLimit;
+    const events = await this.readEncoded({
+      afterId,
+      ...(subscriber.untilId !== undefined ? { untilId: subscriber.untilId } : {}),
+      ...(subscriber.types !== undefined ? { types: subscriber.types } : {}),
+      limit,
+    });
+    return { afterId, events, head, readStartedAt, limit };
+  }
+
 
   /**
    * The drop notice for a store read, if the ledger knows events of the subscriber's types that

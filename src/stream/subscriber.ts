@@ -4,10 +4,22 @@
  * (`seq` set) or, when the subscriber is behind the ring, through store reads (`seq` undefined).
  * Nothing is buffered per subscriber beyond what its socket already holds.
  */
+import type { EncodedEvent } from '../store/store.js';
 import type { DropNotice, WireFormat } from './frame-encoding.js';
 
 /** Why a stream ends. */
 export type EndReason = 'until_reached' | 'shutdown' | 'idle_timeout';
+
+/** One store read for a subscriber behind the ring, with what the hub knew when it was made. */
+export interface StoreBatch {
+  /** The cursor the read started after. */
+  afterId: string;
+  events: EncodedEvent[];
+  /** The tail's head when the read started: everything up to it was visible to the read. */
+  head: string;
+  readStartedAt: number;
+  limit: number;
+}
 
 /** What the hub needs of a connection; implemented by the SSE and WebSocket writers. */
 export interface SubscriberTransport {
@@ -38,9 +50,13 @@ export class Subscriber {
   paused = false;
   /** A store read is in flight. */
   reading = false;
+  /** Something asked to continue while a read was in flight (a wake, a drain): pumpStore looks again when it is done. */
+  resumeRequested = false;
   ended = false;
   /** `until` passed while caught up: read the store once more (not the ring), then end. */
   finalRead = false;
+  /** A batch read ahead while the socket drained; written first when the subscriber resumes. */
+  prefetched: StoreBatch | undefined;
   /** Events per store read; adapted to the events' size so that one read is about one write. */
   readLimit = 2000;
   /** Events written to this subscriber. */

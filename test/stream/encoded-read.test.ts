@@ -1,14 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { Metrics } from '../../src/observability/metrics.js';
-import type { ReadQuery, Store } from '../../src/store/store.js';
+import type { ReadQuery } from '../../src/store/store.js';
 import { SqliteStore } from '../../src/store/store-sqlite.js';
 import type { WireFormat } from '../../src/stream/frame-encoding.js';
-import { encodePiece, Hub, planStream } from '../../src/stream/hub.js';
-import type { SubscriberTransport } from '../../src/stream/subscriber.js';
+import { encodePiece } from '../../src/stream/hub.js';
 import { SseFrameReader, validateWsFrame } from '../helpers/frames.js';
-import { eventually } from './clients.js';
 
 const events = [
   { type: 'grant.created', source: '/grants', subject: 'grnt_1', data: { grantId: 'grnt_1', userId: 'u\u00e9\u{1F600}', scopes: ['a:b'] } },
@@ -72,47 +67,5 @@ describe('encodePiece', () => {
       }
       expect(ids).toEqual(encoded.map((e) => e.id));
     }
-  });
-});
-
-describe('Hub', () => {
-  it('streams through read + JSON.stringify when the store lacks readEncoded', async () => {
-    const sqlite = SqliteStore.open(':memory:');
-    // A store with only the Store interface (no EncodedRead capability).
-    const store: Store = {
-      kind: 'plain',
-      append: (e, o) => sqlite.append(e, o),
-      read: (q) => sqlite.read(q),
-      get: (id) => sqlite.get(id),
-      bounds: () => sqlite.bounds(),
-      watch: (f, s) => sqlite.watch(f, s),
-      applyRetention: (p) => sqlite.applyRetention(p),
-      ping: () => sqlite.ping(),
-      close: () => sqlite.close(),
-    };
-    const config = { ...loadConfig({ argv: [], env: {} }), ring_size: 16 };
-    const hub = new Hub({ store, config, metrics: new Metrics(), logger: createLogger('silent') });
-    await hub.start();
-    const history = (await store.append(Array.from({ length: 40 }, (_, i) => events[i % 3]!))).events;
-    const reader = new SseFrameReader();
-    const transport: SubscriberTransport = {
-      format: 'sse',
-      bufferedBytes: 0,
-      write: (bytes) => (reader.feed(bytes), true),
-      onceDrain: () => {},
-      writeDropped: () => true,
-      end: () => {},
-      fault: (code) => {
-        throw new Error(code);
-      },
-    };
-    hub.admit('k');
-    hub.subscribe(transport, 'k', planStream({ types: [], allTypes: true, hasStart: true, afterId: history[4]!.id }));
-    const live = (await store.append([events[0]!, events[1]!])).events;
-    await eventually(() => reader.events.length === 37, 5000, '37 events');
-    expect(reader.events.map((e) => e.id)).toEqual([...history.slice(5), ...live].map((e) => e.id));
-    expect(reader.events.map((e) => JSON.stringify(e))).toEqual([...history.slice(5), ...live].map((e) => JSON.stringify(e)));
-    await hub.close();
-    await store.close();
   });
 });
