@@ -289,6 +289,8 @@ async function classifyRefusal(attempt: Attempt, fetchImpl: typeof fetch): Promi
   try {
     const head = new URL(attempt.url);
     head.pathname = head.pathname.replace(/\/[^/]*$/, '') + '/stream';
+    // HEAD checks permission and the query rules; it takes no resume point (that is never a refusal reason).
+    head.searchParams.delete('last_event_id');
     status = (await fetchImpl(head, { method: 'HEAD', headers: attempt.headers, signal: attempt.signal })).status;
   } catch {
     return;

@@ -82,6 +82,7 @@ describe.skipIf(skipWithoutChromium)('docs portal (headless Chromium, offline)',
     const { page, blocked } = await offlinePage(browser, server.url);
     await page.goto(`${server.url}/docs/api.html`);
     await page.waitForSelector('[data-testid="menu-item-label"]', { timeout: 20_000 });
+    await page.waitForFunction(() => document.body.innerText.includes('POST\n/v1/events'), undefined, { timeout: 20_000 });
     const overview = await page.evaluate(() => document.body.innerText);
     // Redoc lists each tag's operations by method and path, and their summaries once the tag is opened in the menu.
     let seen = overview;

@@ -90,6 +90,18 @@ describe.each(transports)('connect() over %s', (transport) => {
   });
 });
 
+describe('connect() over ws with a resume point', () => {
+  let server: TestServer;
+  afterEach(async () => server?.dispose());
+
+  it('classifies a refused upgrade without sending the resume point to HEAD (which does not take one)', async () => {
+    server = await startTestServer();
+    const [event] = await publish(server, 1);
+    const subscription = connect({ url: server.url, transport: 'ws', token: 'sk_wrong', lastEventId: event!.id });
+    await expect(subscription.next()).rejects.toBeInstanceOf(UnauthorizedError);
+  });
+});
+
 describe('connect() liveness', () => {
   let fake: Server | undefined;
   afterEach(() => fake?.close());
