@@ -117,7 +117,7 @@ describe('specstream CLI', () => {
     it('passes a Specstream server on both transports', async () => {
       server = await startTestServer({ heartbeat_s: 1, status_s: 1 });
       const stored = await publish(server, 10);
-      const result = await runCli(['verify', '--url', server.url, '--token', 'sk_test_reader', '--since-id', stored[0]!.id, '--duration', '1500ms', '--json']);
+      const result = await runCli(['verify', '--url', server.url, '--token', 'sk_test_reader', '--since-id', stored[0]!.id, '--duration', '3s', '--json']);
       expect(result.code).toBe(0);
       const report = JSON.parse(result.stdout) as { passed: boolean; reports: { transport: string; events: number; messages: Record<string, number> }[] };
       expect(report.passed).toBe(true);
