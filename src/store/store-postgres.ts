@@ -32,6 +32,12 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** How long to wait for a connection before an operation fails with STORE_UNAVAILABLE. Defaults to 5000 ms. */
   connectTimeoutMs?: number;
+  /**
+   * How long a query may take before the client gives up on it (its connection is then discarded)
+   * and the operation fails with STORE_UNAVAILABLE, so that a database that stops answering makes
+   * publishes fail instead of hang. Defaults to 15 000 ms.
+   */
+  queryTimeoutMs?: number;
   /** The clock (ms since the epoch) for ids, idempotency expiry and retention; for tests. Defaults to `Date.now`. */
   clock?: () => number;
 }
@@ -41,6 +47,7 @@ const DEFAULT_POLL_INTERVAL_MS = 1000;
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+const DEFAULT_QUERY_TIMEOUT_MS = 15_000;
 const RETENTION_CHUNK = 5000;
 const LISTEN_RETRY_MIN_MS = 100;
 const LISTEN_RETRY_MAX_MS = 5000;
@@ -136,6 +143,7 @@ export class PostgresStore implements Store, EncodedRead {
     const clientConfig: pg.ClientConfig = {
       connectionString: url,
       connectionTimeoutMillis: resolved.connectTimeoutMs,
+      query_timeout: resolved.queryTimeoutMs,
       keepAlive: true,
       // Names the schema so an operator (or a test) can tell one log's connections from another's.
       application_name: `specstream ${resolved.schema}`.slice(0, 63),
@@ -683,6 +691,7 @@ function resolveOptions(options: PostgresStoreOptions): Required<PostgresStoreOp
     idempotencyTtlMs: positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs'),
     poolSize: positive(options.poolSize, DEFAULT_POOL_SIZE, 'poolSize'),
     connectTimeoutMs: positive(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs'),
+    queryTimeoutMs: positive(options.queryTimeoutMs, DEFAULT_QUERY_TIMEOUT_MS, 'queryTimeoutMs'),
     clock: options.clock ?? Date.now,
   };
 }
