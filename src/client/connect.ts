@@ -1,9 +1,28 @@
 import { createParser } from 'eventsource-parser';
+import type { EventType } from '../generated/catalog.js';
 import type { SpecstreamEvent } from '../generated/events.js';
 import type { StreamDroppedData, WsStatusFrame } from '../generated/frames.js';
 import { AsyncQueue } from './async-queue.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { errorFor, isRetryable, SpecstreamError } from './errors.js';
+
+/**
+ * The events a `types` filter lets through, as a type: an exact catalog type gives its envelope, a
+ * trailing glob (`grant.*`) every type with that prefix; any other pattern (`*.created`) or a
+ * non-literal string gives `SpecstreamEvent`.
+ */
+export type EventsMatching<P extends string> = P extends EventType
+  ? Extract<SpecstreamEvent, { type: P }>
+  : P extends `${infer Prefix}*`
+    ? Prefix extends `${string}*${string}`
+      ? SpecstreamEvent
+      : [Extract<SpecstreamEvent, { type: `${Prefix}${string}` }>] extends [never]
+        ? SpecstreamEvent
+        : Extract<SpecstreamEvent, { type: `${Prefix}${string}` }>
+    : SpecstreamEvent;
+
+/** The event type of a subscription filtered by `P` (no filter: every event). */
+export type FilteredEvent<P extends string> = [P] extends [never] ? SpecstreamEvent : EventsMatching<P>;
 
 /** A subscription's connection state, for UIs. `closed` is final. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -57,9 +76,9 @@ export interface ClientOptions {
 }
 
 /** Options of `connect()`. Query options mean what the spec's query rules say. */
-export interface ConnectOptions extends ClientOptions {
-  /** Types or globs (`grant.*`); default: every type the token may read. */
-  types?: readonly string[] | string;
+export interface ConnectOptions<P extends string = string> extends ClientOptions {
+  /** Types or globs (`grant.*`), as an array (which also narrows the events' type) or a comma list; default: every type the token may read. */
+  types?: readonly P[] | string;
   /** History from this time (RFC 3339 or a Date), then live. */
   since?: string | Date;
   /** End at this time (needs `since`). */
@@ -101,7 +120,7 @@ interface Attempt {
 }
 
 /** A live subscription: an async iterator of typed events that reconnects by itself. */
-export interface Subscription extends AsyncIterableIterator<SpecstreamEvent> {
+export interface Subscription<E = SpecstreamEvent> extends AsyncIterableIterator<E> {
   /** The current connection state. */
   readonly state: ConnectionState;
   /** The id of the last event delivered; where a reconnect resumes. */
@@ -469,6 +488,6 @@ class EventSubscription implements Subscription {
  * `UnauthorizedError` or `ForbiddenError`, without retrying. Connection is lazy: it starts at the
  * first `next()`.
  */
-export function connect(options: ConnectOptions): Subscription {
-  return new EventSubscription(options);
+export function connect<const P extends string = never>(options: ConnectOptions<P>): Subscription<FilteredEvent<P>> {
+  return new EventSubscription(options) as unknown as Subscription<FilteredEvent<P>>;
 }

@@ -11,7 +11,7 @@
  */
 import type { EventType } from '../generated/catalog.js';
 import type { Envelope, SpecstreamEvent } from '../generated/events.js';
-import { connect, type ClientOptions, type ConnectOptions, type Subscription } from './connect.js';
+import { connect, type ClientOptions, type ConnectOptions, type FilteredEvent, type Subscription } from './connect.js';
 import { list, listPage, publish, type EventPage, type ListOptions, type NewEvent, type PublishOptions } from './rest.js';
 
 export { backoffDelay, type BackoffOptions } from './backoff.js';
@@ -24,6 +24,8 @@ export {
   type DroppedNotice,
   type StateChange,
   type Subscription,
+  type EventsMatching,
+  type FilteredEvent,
   type SubscriptionEvents,
   type WebSocketConstructor,
   type WebSocketLike,
@@ -36,7 +38,7 @@ export type { StreamDroppedData, WsStatusFrame } from '../generated/frames.js';
 
 /** A client bound to one server and token. */
 export interface SpecstreamClient {
-  connect(options?: Omit<ConnectOptions, keyof ClientOptions>): Subscription;
+  connect<const P extends string = never>(options?: Omit<ConnectOptions<P>, keyof ClientOptions>): Subscription<FilteredEvent<P>>;
   publish<T extends EventType>(event: NewEvent<T>, opts?: PublishOptions): Promise<Envelope<T>>;
   publish(events: readonly NewEvent[], opts?: PublishOptions): Promise<SpecstreamEvent[]>;
   list(options?: Omit<ListOptions, keyof ClientOptions>): AsyncGenerator<SpecstreamEvent, void>;
@@ -46,7 +48,7 @@ export interface SpecstreamClient {
 /** Binds `url`, `token` and `fetch` once: `createClient({ url, token }).connect({ types: ['grant.*'] })`. */
 export function createClient(base: ClientOptions): SpecstreamClient {
   return {
-    connect: (options = {}) => connect({ ...base, ...options }),
+    connect: <const P extends string = never>(options: Omit<ConnectOptions<P>, keyof ClientOptions> = {}) => connect<P>({ ...base, ...options }),
     publish: ((body: NewEvent | readonly NewEvent[], opts?: PublishOptions) => publish(base, body as NewEvent, opts)) as SpecstreamClient['publish'],
     list: (options = {}) => list({ ...base, ...options }),
     listPage: (options = {}, cursor) => listPage({ ...base, ...options }, cursor),

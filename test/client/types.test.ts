@@ -9,7 +9,7 @@ import { expectTypeOf } from 'vitest';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { generateFiles } from '../../scripts/generate.js';
-import type { Envelope, NewEvent, SpecstreamEvent, Subscription } from '../../src/client/index.js';
+import { connect, type Envelope, type NewEvent, type SpecstreamEvent, type Subscription } from '../../src/client/index.js';
 import { ROOT, typecheck } from '../codegen/typecheck.js';
 
 const fixture = join(ROOT, 'test', 'client', 'fixtures', 'sdk-usage.ts');
@@ -19,6 +19,26 @@ describe('SDK type-level contract', () => {
     expectTypeOf<Subscription>().toMatchTypeOf<AsyncIterable<SpecstreamEvent>>();
     expectTypeOf<Extract<SpecstreamEvent, { type: 'grant.created' }>['data']['grantId']>().toEqualTypeOf<string>();
     expectTypeOf<NewEvent<'grant.created'>['data']>().toEqualTypeOf<Envelope<'grant.created'>['data']>();
+  });
+
+  it('narrows the event type by an array types filter (exact types and trailing globs)', () => {
+    type Of<S> = S extends Subscription<infer E> ? E : never;
+    const url = 'http://127.0.0.1:1'; // connect() is lazy: nothing is opened until next()
+    const subscriptions = {
+      exact: connect({ url, types: ['grant.created'] }),
+      glob: connect({ url, types: ['grant.*'] }),
+      mixed: connect({ url, types: ['token.issued', 'budget.*'] }),
+      suffix: connect({ url, types: ['*.created'] }),
+      list: connect({ url, types: 'grant.*' }),
+      none: connect({ url }),
+    };
+    expectTypeOf<Of<typeof subscriptions.exact>>().toEqualTypeOf<Envelope<'grant.created'>>();
+    expectTypeOf<Of<typeof subscriptions.glob>>().toEqualTypeOf<Envelope<'grant.created'> | Envelope<'grant.revoked'>>();
+    expectTypeOf<Of<typeof subscriptions.mixed>>().toEqualTypeOf<Envelope<'token.issued'> | Envelope<'budget.exhausted'> | Envelope<'budget.threshold'>>();
+    expectTypeOf<Of<typeof subscriptions.suffix>>().toEqualTypeOf<SpecstreamEvent>();
+    expectTypeOf<Of<typeof subscriptions.list>>().toEqualTypeOf<SpecstreamEvent>();
+    expectTypeOf<Of<typeof subscriptions.none>>().toEqualTypeOf<SpecstreamEvent>();
+    for (const subscription of Object.values(subscriptions)) subscription.close();
   });
 
   it('compiles partner code against the generated types', () => {
