@@ -84,8 +84,12 @@ const T2 = '2026-03-02T00:00:00Z';
 const ID1 = 'evt_01JF3K9Y6Q2W8E4R5T7Y9V1X3A';
 const ID2 = 'evt_01JF3K9Y6Q2W8E4R5T7Y9V1X3B';
 
-/** A query that breaks each rule, for the examples. */
-function brokenBy(rule: (typeof QUERY_RULES)[number]): string {
+/** A request that breaks `rule` (and no other), shown on the query-rules page: the backfill, or the stream for a resume point (which only streams take). */
+export function exampleRequest(rule: (typeof QUERY_RULES)[number]): string {
+  return rule.param === 'last_event_id' ? `/v1/events/stream?${exampleQuery(rule)}` : `/v1/events?${exampleQuery(rule)}`;
+}
+
+function exampleQuery(rule: (typeof QUERY_RULES)[number]): string {
   switch (rule.rule) {
     case 'requires':
       return `${rule.param}=${rule.param === 'until' ? T2 : ID2}`;
@@ -107,7 +111,7 @@ function brokenBy(rule: (typeof QUERY_RULES)[number]): string {
 /** The query rules of the spec (`x-specstream-query-rules`), each with an example that breaks it. */
 export function renderQueryRules(): string {
   const rows = QUERY_RULES.map(
-    (rule) => `<tr><td><code>${rule.code}</code></td><td>${escape(rule.message.replace(/`/g, ''))}</td><td><code>GET /v1/events?${escape(brokenBy(rule))}</code> → 400</td></tr>`,
+    (rule) => `<tr><td><code>${rule.code}</code></td><td>${escape(rule.message.replace(/`/g, ''))}</td><td><code>GET ${escape(exampleRequest(rule))}</code> → 400</td></tr>`,
   ).join('');
   return layout(
     'Query rules',
