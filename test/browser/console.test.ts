@@ -73,4 +73,25 @@ describe.skipIf(skipWithoutChromium)('live console (headless Chromium)', () => {
       for (const s of servers) await s.dispose().catch(() => {});
     }
   }, 90_000);
+
+  it('shows the typed error for a refused token and does not retry', async () => {
+    const server = await startTestServer();
+    try {
+      const { page } = await offlinePage(browser, server.url);
+      const streamRequests: string[] = [];
+      page.on('request', (request) => {
+        if (new URL(request.url()).pathname === '/v1/events/stream') streamRequests.push(request.method());
+      });
+      await page.goto(`${server.url}/console`);
+      await page.fill('#token', 'sk_not_a_key');
+      await page.click('#connect');
+      await page.waitForSelector('body[data-state="error"]', { timeout: 20_000 });
+      expect(await page.textContent('#status')).toMatch(/^error: /);
+      expect(streamRequests).toEqual(['GET']);
+      expect(await page.isHidden('#banner')).toBe(true);
+      await page.close();
+    } finally {
+      await server.dispose();
+    }
+  });
 });
