@@ -251,6 +251,8 @@ async function* wsAttempt(attempt: Attempt, options: ConnectOptions, fetchImpl: 
     queue.fail(attempt.signal.reason);
   };
   attempt.signal.addEventListener('abort', onAbort, { once: true });
+  // The `ws` package surfaces the server's pings (browsers answer them invisibly): they prove liveness too.
+  (socket as { on?: (event: 'ping', listener: () => void) => void }).on?.('ping', () => alive());
   socket.onopen = () => {
     opened = true;
     alive();
