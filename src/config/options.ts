@@ -30,7 +30,7 @@ export const OPTIONS = {
   store: {
     kind: 'string',
     default: 'sqlite:./data/events.db',
-    description: 'Event log URL: `sqlite:PATH` or `sqlite::memory:`.',
+    description: 'Event log URL: `sqlite:PATH`, `sqlite::memory:`, `postgres://USER@HOST/DB[?schema=S]` or `nats://HOST:PORT[?stream=S]` (see Running several nodes).',
   },
   sqlite_synchronous: {
     kind: 'string',
