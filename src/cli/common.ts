@@ -57,3 +57,16 @@ export function parseDuration(text: string): number {
 export function typesOf(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);
 }
+
+/**
+ * Stops `stop()` when stdout's reader goes away (`specstream tail | head -5`): EPIPE then ends the
+ * command quietly with exit 0 instead of an uncaught error. Returns a function that removes the handler.
+ */
+export function onStdoutClosed(stop: () => void): () => void {
+  const handler = (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') stop();
+    else throw error;
+  };
+  process.stdout.on('error', handler);
+  return () => process.stdout.off('error', handler);
+}

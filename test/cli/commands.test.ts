@@ -86,6 +86,18 @@ describe('specstream CLI', () => {
       expect(ids(parseLines(j.stdout))).toEqual(ids([...history.slice(1), ...live]).slice(0, 4));
     });
 
+    it('exits 0 quietly when its reader goes away (tail | head)', async () => {
+      server = await startTestServer();
+      const history = await publish(server, 2);
+      const tail = startCli(['tail', '--url', server.url, '--token', 'sk_test_reader', '--since-id', history[0]!.id]);
+      await tail.waitForStdout((text) => text.includes('\n'));
+      tail.child.stdout!.destroy();
+      await publish(server, 50);
+      const result = await tail.exited;
+      expect(result.code).toBe(0);
+      expect(result.stderr).not.toContain('EPIPE');
+    });
+
     it('exits 1 on a refused token', async () => {
       server = await startTestServer();
       const result = await runCli(['tail', '--url', server.url, '--token', 'sk_nope']);

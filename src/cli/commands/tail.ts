@@ -1,5 +1,5 @@
 import { connect, type SpecstreamEvent } from '../../client/index.js';
-import { CLIENT_HELP, CLIENT_OPTIONS, clientOf, painter, parse, typesOf, UsageError } from '../common.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, clientOf, onStdoutClosed, painter, parse, typesOf, UsageError } from '../common.js';
 
 const TYPE_COLOURS = [36, 35, 33, 32, 34, 96, 95, 93, 92, 94];
 
@@ -74,6 +74,7 @@ export const tailCommand = {
     const stop = () => subscription.close();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    const offPipe = onStdoutClosed(stop);
     let seen = 0;
     try {
       for await (const event of subscription) {
@@ -83,6 +84,7 @@ export const tailCommand = {
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
+      offPipe();
       subscription.close();
     }
     return 0;
