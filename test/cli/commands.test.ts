@@ -116,6 +116,17 @@ describe('specstream CLI', () => {
       expect(result.stderr).toMatch(/20 events {2}\d+\/s\n$/);
     });
 
+    it('exits 0 when its reader goes away (export | head)', async () => {
+      server = await startTestServer();
+      const stored = await publish(server, 3000);
+      const exporter = startCli(['export', '--url', server.url, '--token', 'sk_test_reader', '--since-id', stored[0]!.id, '--page-size', '100']);
+      await exporter.waitForStdout((text) => text.includes('\n'));
+      exporter.child.stdout!.destroy();
+      const result = await exporter.exited;
+      expect(result.code).toBe(0);
+      expect(result.stderr).toBe('');
+    });
+
     it('exits 2 without --since or --since-id', async () => {
       const result = await runCli(['export', '--token', 'x']);
       expect(result.code).toBe(2);

@@ -1,5 +1,5 @@
 import { list } from '../../client/index.js';
-import { CLIENT_HELP, CLIENT_OPTIONS, clientOf, parse, typesOf, UsageError } from '../common.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, clientOf, onStdoutClosed, parse, typesOf, UsageError } from '../common.js';
 
 export const exportCommand = {
   summary: 'Write history to stdout as NDJSON, with a progress line (count, rate) on stderr when it is a terminal.',
@@ -41,6 +41,8 @@ export const exportCommand = {
       process.stderr.write(`\r${count} events  ${Math.round(count / seconds)}/s${final ? '\n' : ''}`);
     };
     let buffer = '';
+    let readerGone = false;
+    onStdoutClosed(() => (readerGone = true)); // `export | head`: stop fetching pages, exit 0
     for await (const event of list({
       ...clientOf(values),
       pageSize,
@@ -50,10 +52,21 @@ export const exportCommand = {
       ...(values.until ? { until: values.until } : {}),
       ...(values['until-id'] ? { untilId: values['until-id'] } : {}),
     })) {
+      if (readerGone) break;
       buffer += `${JSON.stringify(event)}\n`;
       count++;
       if (buffer.length > 65_536) {
-        if (!process.stdout.write(buffer)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+        if (!process.stdout.write(buffer)) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              process.stdout.off('drain', done);
+              process.stdout.off('error', done);
+              resolve();
+            };
+            process.stdout.once('drain', done);
+            process.stdout.once('error', done);
+          });
+        }
         buffer = '';
       }
       if (progress && Date.now() - lastDraw > 100) {
@@ -61,7 +74,7 @@ export const exportCommand = {
         draw(false);
       }
     }
-    if (buffer) process.stdout.write(buffer);
+    if (buffer && !readerGone) process.stdout.write(buffer);
     if (progress) draw(true);
     return 0;
   },
