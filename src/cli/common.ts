@@ -59,14 +59,13 @@ export function typesOf(value: string | undefined): string[] | undefined {
 }
 
 /**
- * Stops `stop()` when stdout's reader goes away (`specstream tail | head -5`): EPIPE then ends the
- * command quietly with exit 0 instead of an uncaught error. Returns a function that removes the handler.
+ * Calls `stop()` when stdout's reader goes away (`specstream tail | head -5`), so the command ends
+ * quietly with exit 0 instead of an uncaught EPIPE. The handler stays installed for the rest of the
+ * process: writes already queued fail too, after the command has stopped.
  */
-export function onStdoutClosed(stop: () => void): () => void {
-  const handler = (error: NodeJS.ErrnoException) => {
-    if (error.code === 'EPIPE') stop();
+export function onStdoutClosed(stop: () => void): void {
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE' || error.code === 'ERR_STREAM_DESTROYED') stop();
     else throw error;
-  };
-  process.stdout.on('error', handler);
-  return () => process.stdout.off('error', handler);
+  });
 }

@@ -74,7 +74,7 @@ export const tailCommand = {
     const stop = () => subscription.close();
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    const offPipe = onStdoutClosed(stop);
+    onStdoutClosed(stop);
     let seen = 0;
     try {
       for await (const event of subscription) {
@@ -84,7 +84,6 @@ export const tailCommand = {
     } finally {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
-      offPipe();
       subscription.close();
     }
     return 0;
