@@ -8,7 +8,7 @@
  * (PostgreSQL or NATS JetStream instead of a temporary SQLite file; see stores.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -122,11 +122,11 @@ async function fanout(url: string, scenario: FanoutScenario): Promise<FanoutResu
   };
 }
 
-async function withSpecstream<T>(dbPath: string, run: (url: string) => Promise<T>): Promise<T> {
+async function withSpecstream<T>(dbPath: string, run: (url: string, pid: number) => Promise<T>): Promise<T> {
   const store = storeUrlFor(dbPath.replace(/^.*\//, '').replace(/\.db$/, ''), dbPath);
   const { url, child } = await spawnServer('specstream-server.ts', [store]);
   try {
-    return await run(url);
+    return await run(url, child.pid!);
   } finally {
     await stop(child);
     if (benchStore !== undefined) await dropBenchStore(store);
@@ -139,6 +139,16 @@ async function withBaseline<T>(run: (url: string) => Promise<T>): Promise<T> {
     return await run(url);
   } finally {
     await stop(child);
+  }
+}
+
+/** User + system CPU seconds a process has used so far (Linux /proc; NaN elsewhere). */
+function cpuSeconds(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -178,9 +188,10 @@ async function main(): Promise<void> {
       for (let i = 0; i < REPLAY_EVENTS; i += batch.length) await store.append(batch);
       await store.close();
       console.log(`  stored in ${fmt((now() - started) / 1000, 1)} s`);
-      await withSpecstream(dbPath, async (url) => {
+      await withSpecstream(dbPath, async (url, pid) => {
         for (const kind of ['sse', 'ws'] as const) {
           const t0 = now();
+          const cpu0 = cpuSeconds(pid);
           const subscriber = kind === 'sse' ? await openSse(url, false, '?since=1970-01-01T00:00:00Z') : await openWsReplay(url);
           while (subscriber.received < REPLAY_EVENTS) {
             if (now() - t0 > 120_000) throw new Error(`replay over ${kind} stalled at ${subscriber.received} events`);
@@ -188,7 +199,9 @@ async function main(): Promise<void> {
           }
           const seconds = (subscriber.lastAt - t0) / 1000;
           subscriber.close();
-          console.log(`  ${kind.padEnd(3)} ${fmt(REPLAY_EVENTS / seconds)} events/s (${fmt(seconds, 2)} s)`);
+          // Server CPU per event does not depend on what else the machine is running; events/s does.
+          const cpu = cpuSeconds(pid) - cpu0;
+          console.log(`  ${kind.padEnd(3)} ${fmt(REPLAY_EVENTS / seconds)} events/s (${fmt(seconds, 2)} s; server CPU ${fmt((cpu / REPLAY_EVENTS) * 1e6, 2)} µs/event)`);
         }
       });
     }
