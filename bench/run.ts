@@ -40,6 +40,8 @@ interface FanoutResult {
   p50: number;
   p99: number;
   publishRate: number;
+  /** Server CPU (user + system) per delivered event, in µs: independent of what else the machine runs. */
+  cpuPerDelivery: number;
 }
 
 const scenarios: FanoutScenario[] = [
@@ -90,11 +92,12 @@ function runPublisher(url: string, scenario: FanoutScenario): Promise<{ publishe
   });
 }
 
-async function fanout(url: string, scenario: FanoutScenario): Promise<FanoutResult> {
+async function fanout(url: string, scenario: FanoutScenario, pid: number): Promise<FanoutResult> {
   const subscribers: BenchSubscriber[] = [];
   // Latency from up to 20 subscribers of each kind; the others only count.
   for (let i = 0; i < scenario.sse; i++) subscribers.push(await openSse(url, i < 20));
   for (let i = 0; i < scenario.ws; i++) subscribers.push(await openWs(url, i < 20));
+  const cpu0 = cpuSeconds(pid);
   const publisher = await runPublisher(url, scenario);
   const expected = publisher.published * subscribers.length;
   // Wait until every subscriber has every event, or no progress for 5 s.
@@ -110,6 +113,7 @@ async function fanout(url: string, scenario: FanoutScenario): Promise<FanoutResu
     } else if (now() - lastProgress > 5000) break;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  const serverCpu = cpuSeconds(pid) - cpu0;
   const lastAt = Math.max(...subscribers.map((s) => s.lastAt));
   const latencies = subscribers.flatMap((s) => s.latencies ?? []);
   for (const subscriber of subscribers) subscriber.close();
@@ -119,6 +123,7 @@ async function fanout(url: string, scenario: FanoutScenario): Promise<FanoutResu
     p50: percentile(latencies, 50),
     p99: percentile(latencies, 99),
     publishRate: publisher.published / publisher.seconds,
+    cpuPerDelivery: (serverCpu / total) * 1e6,
   };
 }
 
@@ -133,10 +138,10 @@ async function withSpecstream<T>(dbPath: string, run: (url: string, pid: number)
   }
 }
 
-async function withBaseline<T>(run: (url: string) => Promise<T>): Promise<T> {
+async function withBaseline<T>(run: (url: string, pid: number) => Promise<T>): Promise<T> {
   const { url, child } = await spawnServer('baseline-server.ts', []);
   try {
-    return await run(url);
+    return await run(url, child.pid!);
   } finally {
     await stop(child);
   }
@@ -163,12 +168,12 @@ async function main(): Promise<void> {
       const subs = `${scenario.sse} SSE + ${scenario.ws} WS`;
       const rate = scenario.rate > 0 ? `${scenario.rate} ev/s` : `flat out (${scenario.concurrency} requests in flight)`;
       console.log(`\nfan-out ${scenario.name}: ${subs} subscribers, ${scenario.events} events, ${rate}`);
-      const ours = await withSpecstream(join(dir, `${scenario.name}.db`), (url) => fanout(url, scenario));
-      const base = await withBaseline((url) => fanout(url, scenario));
+      const ours = await withSpecstream(join(dir, `${scenario.name}.db`), (url, pid) => fanout(url, scenario, pid));
+      const base = await withBaseline((url, pid) => fanout(url, scenario, pid));
       for (const [label, r] of [['specstream', ours], ['baseline  ', base]] as const) {
         console.log(
           `  ${label}  deliveries/s ${fmt(r.deliveriesPerSecond).padStart(10)}  completeness ${fmt(r.completeness * 100, 2)}%  ` +
-            `p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  publish ${fmt(r.publishRate)} ev/s`,
+            `p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  publish ${fmt(r.publishRate)} ev/s  server CPU ${fmt(r.cpuPerDelivery, 2)} µs/delivery`,
         );
       }
       console.log(`  ratio (specstream / baseline deliveries/s): ${fmt(ours.deliveriesPerSecond / base.deliveriesPerSecond, 2)}`);
