@@ -25,6 +25,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
+import { prepareAppend, checkedTime, checkedLimit, positiveOption, envelope } from './store-arguments.js';
 
 /** Options of {@link JetStreamStore.open}. */
 export interface JetStreamStoreOptions {
@@ -228,7 +229,7 @@ export class JetStreamStore implements Store, EncodedRead {
     if (this.closed) return Promise.reject(errors.storeClosed());
     let call: Omit<PendingAppend, 'resolve' | 'reject'>;
     try {
-      call = prepareCall(events, options);
+      call = prepareAppend(events, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -428,7 +429,7 @@ export class JetStreamStore implements Store, EncodedRead {
       const lines: string[] = [];
       call.events.forEach((event, i) => {
         const id = this.generator.next();
-        const stored = envelope(id, event.type, event.source, event.subject ?? null, new Date(timeOfId(id)).toISOString(), call.payloads[i]!);
+        const stored = envelopeWithJson(id, event.type, event.source, event.subject ?? null, new Date(timeOfId(id)).toISOString(), call.payloads[i]!);
         events.push(stored.event);
         lines.push(stored.json);
       });
@@ -880,59 +881,16 @@ function resolveOptions(options: JetStreamStoreOptions): Required<JetStreamStore
   }
   return {
     stream,
-    idempotencyTtlMs: positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs'),
-    pollIntervalMs: positive(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs'),
-    requestTimeoutMs: positive(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs'),
-    replicas: positive(options.replicas, 1, 'replicas'),
+    idempotencyTtlMs: positiveOption(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs', 'JetStreamStore'),
+    pollIntervalMs: positiveOption(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs', 'JetStreamStore'),
+    requestTimeoutMs: positiveOption(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs', 'JetStreamStore'),
+    replicas: positiveOption(options.replicas, 1, 'replicas', 'JetStreamStore'),
     clock: options.clock ?? Date.now,
   };
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`JetStreamStore: ${name} must be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
-
-function prepareCall(events: readonly NewEvent[], options: AppendOptions): Omit<PendingAppend, 'resolve' | 'reject'> {
-  if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
-  const { idempotencyKey: key, fingerprint } = options;
-  if (key !== undefined && (typeof key !== 'string' || typeof fingerprint !== 'string')) {
-    throw new TypeError('append: idempotencyKey must be a string and requires a fingerprint');
-  }
-  const payloads = events.map((event, i) => {
-    if (typeof event?.type !== 'string' || typeof event.source !== 'string') {
-      throw new TypeError(`append: events[${i}] needs string type and source`);
-    }
-    if (event.subject != null && typeof event.subject !== 'string') {
-      throw new TypeError(`append: events[${i}].subject must be a string`);
-    }
-    if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
-      throw new TypeError(`append: events[${i}].data must be a JSON object`);
-    }
-    return JSON.stringify(event.data);
-  });
-  return { events, payloads, key, fingerprint: key === undefined ? undefined : fingerprint };
-}
-
-function checkedTime(date: Date, name: string): number {
-  const ms = date instanceof Date ? date.getTime() : Number.NaN;
-  if (Number.isNaN(ms)) throw new RangeError(`read: ${name} must be a valid Date`);
-  return ms;
-}
-
-function checkedLimit(value: number | undefined, name: string): number {
-  if (value === undefined) return 0;
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`applyRetention: ${name} must be a non-negative number, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** The envelope and its JSON text (exactly `JSON.stringify` of the envelope), keys in the documented order. */
-function envelope(
+function envelopeWithJson(
   id: string,
   type: string,
   source: string,
@@ -940,11 +898,7 @@ function envelope(
   time: string,
   payload: string,
 ): { event: StoredEvent; json: string } {
-  const data = JSON.parse(payload) as globalThis.Record<string, unknown>;
-  const event: StoredEvent =
-    subject === null
-      ? { specversion: '1.0', id, type, source, time, datacontenttype: 'application/json', data }
-      : { specversion: '1.0', id, type, source, subject, time, datacontenttype: 'application/json', data };
+  const event = envelope(id, type, source, subject, time, JSON.parse(payload) as globalThis.Record<string, unknown>);
   const json =
     `{"specversion":"1.0","id":"${id}","type":${JSON.stringify(type)},"source":${JSON.stringify(source)}` +
     `${subject === null ? '' : `,"subject":${JSON.stringify(subject)}`},"time":"${time}","datacontenttype":"application/json","data":${payload}}`;

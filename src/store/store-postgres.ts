@@ -13,6 +13,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
+import { prepareAppend, checkedTime, checkedLimit, positiveOption, envelope } from './store-arguments.js';
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -207,7 +208,7 @@ export class PostgresStore implements Store, EncodedRead {
     if (this.closed) return Promise.reject(errors.storeClosed());
     let call: Omit<PendingAppend, 'resolve' | 'reject'>;
     try {
-      call = prepareCall(events, options);
+      call = prepareAppend(events, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -687,22 +688,15 @@ function resolveOptions(options: PostgresStoreOptions): Required<PostgresStoreOp
   }
   return {
     schema,
-    pollIntervalMs: positive(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs'),
-    idempotencyTtlMs: positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs'),
-    poolSize: positive(options.poolSize, DEFAULT_POOL_SIZE, 'poolSize'),
-    connectTimeoutMs: positive(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs'),
-    queryTimeoutMs: positive(options.queryTimeoutMs, DEFAULT_QUERY_TIMEOUT_MS, 'queryTimeoutMs'),
+    pollIntervalMs: positiveOption(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs', 'PostgresStore'),
+    idempotencyTtlMs: positiveOption(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs', 'PostgresStore'),
+    poolSize: positiveOption(options.poolSize, DEFAULT_POOL_SIZE, 'poolSize', 'PostgresStore'),
+    connectTimeoutMs: positiveOption(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs', 'PostgresStore'),
+    queryTimeoutMs: positiveOption(options.queryTimeoutMs, DEFAULT_QUERY_TIMEOUT_MS, 'queryTimeoutMs', 'PostgresStore'),
     clock: options.clock ?? Date.now,
   };
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`PostgresStore: ${name} must be a positive number, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** Creates the schema and applies pending migrations; concurrent openers wait on an advisory lock. */
 async function migrate(pool: pg.Pool, schema: string): Promise<void> {
@@ -737,41 +731,8 @@ function quoteIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
-/** Checks an append's arguments and serializes the payloads in the caller's tick. */
-function prepareCall(events: readonly NewEvent[], options: AppendOptions): Omit<PendingAppend, 'resolve' | 'reject'> {
-  if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
-  const { idempotencyKey: key, fingerprint } = options;
-  if (key !== undefined && (typeof key !== 'string' || typeof fingerprint !== 'string')) {
-    throw new TypeError('append: idempotencyKey must be a string and requires a fingerprint');
-  }
-  const payloads = events.map((event, i) => {
-    if (typeof event?.type !== 'string' || typeof event.source !== 'string') {
-      throw new TypeError(`append: events[${i}] needs string type and source`);
-    }
-    if (event.subject != null && typeof event.subject !== 'string') {
-      throw new TypeError(`append: events[${i}].subject must be a string`);
-    }
-    if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
-      throw new TypeError(`append: events[${i}].data must be a JSON object`);
-    }
-    return JSON.stringify(event.data);
-  });
-  return { events, payloads, key, fingerprint: key === undefined ? undefined : fingerprint };
-}
 
-function checkedTime(date: Date, name: string): number {
-  const ms = date instanceof Date ? date.getTime() : Number.NaN;
-  if (Number.isNaN(ms)) throw new RangeError(`read: ${name} must be a valid Date`);
-  return ms;
-}
 
-function checkedLimit(value: number | undefined, name: string): number {
-  if (value === undefined) return 0;
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`applyRetention: ${name} must be a non-negative number, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** Connection failures and server states that mean "unavailable" become STORE_UNAVAILABLE; bugs pass. */
 function toUnavailable(error: unknown): unknown {
@@ -794,15 +755,3 @@ function toEncoded([id, type, source, subject, data]: EventRow): EncodedEvent {
   return { id, type, json };
 }
 
-function envelope(
-  id: string,
-  type: string,
-  source: string,
-  subject: string | null,
-  time: string,
-  data: Record<string, unknown>,
-): StoredEvent {
-  return subject === null
-    ? { specversion: '1.0', id, type, source, time, datacontenttype: 'application/json', data }
-    : { specversion: '1.0', id, type, source, subject, time, datacontenttype: 'application/json', data };
-}

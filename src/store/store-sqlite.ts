@@ -15,6 +15,7 @@ import type {
   Store,
   EncodedRead,
 } from './store.js';
+import { prepareAppend, checkedTime, checkedLimit, positiveOption, envelope } from './store-arguments.js';
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -297,7 +298,7 @@ export class SqliteStore implements Store, EncodedRead {
     if (this.closed) return Promise.reject(errors.storeClosed());
     let call: Omit<PendingAppend, 'resolve' | 'reject'>;
     try {
-      call = prepareCall(events, options);
+      call = prepareAppend(events, options);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -598,20 +599,13 @@ function resolveOptions(options: SqliteStoreOptions): Required<SqliteStoreOption
   }
   return {
     synchronous,
-    pollIntervalMs: positive(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs'),
-    idempotencyTtlMs: positive(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs'),
+    pollIntervalMs: positiveOption(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs', 'SqliteStore'),
+    idempotencyTtlMs: positiveOption(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs', 'SqliteStore'),
     busyTimeoutMs: nonNegative(options.busyTimeoutMs, DEFAULT_BUSY_TIMEOUT_MS, 'busyTimeoutMs'),
     clock: options.clock ?? Date.now,
   };
 }
 
-function positive(value: number | undefined, fallback: number, name: string): number {
-  if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) {
-    throw new RangeError(`SqliteStore: ${name} must be a positive number of ms, got ${String(value)}`);
-  }
-  return value;
-}
 
 function nonNegative(value: number | undefined, fallback: number, name: string): number {
   if (value === undefined) return fallback;
@@ -635,44 +629,8 @@ function migrate(db: Database.Database): void {
   }).immediate();
 }
 
-/** Checks an append's arguments and serializes the payloads in the caller's tick. */
-function prepareCall(
-  events: readonly NewEvent[],
-  options: AppendOptions,
-): Omit<PendingAppend, 'resolve' | 'reject'> {
-  if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
-  const { idempotencyKey: key, fingerprint } = options;
-  if (key !== undefined && (typeof key !== 'string' || typeof fingerprint !== 'string')) {
-    throw new TypeError('append: idempotencyKey must be a string and requires a fingerprint');
-  }
-  const payloads = events.map((event, i) => {
-    if (typeof event?.type !== 'string' || typeof event.source !== 'string') {
-      throw new TypeError(`append: events[${i}] needs string type and source`);
-    }
-    if (event.subject != null && typeof event.subject !== 'string') {
-      throw new TypeError(`append: events[${i}].subject must be a string`);
-    }
-    if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
-      throw new TypeError(`append: events[${i}].data must be a JSON object`);
-    }
-    return JSON.stringify(event.data);
-  });
-  return { events, payloads, key, fingerprint: key === undefined ? undefined : fingerprint };
-}
 
-function checkedTime(date: Date, name: string): number {
-  const ms = date instanceof Date ? date.getTime() : Number.NaN;
-  if (Number.isNaN(ms)) throw new RangeError(`read: ${name} must be a valid Date`);
-  return ms;
-}
 
-function checkedLimit(value: number | undefined, name: string): number {
-  if (value === undefined) return 0;
-  if (!Number.isFinite(value) || value < 0) {
-    throw new RangeError(`applyRetention: ${name} must be a non-negative number, got ${String(value)}`);
-  }
-  return value;
-}
 
 function maxId(a: string | null, b: string | null): string | null {
   if (a === null) return b;
@@ -722,19 +680,6 @@ function toEnvelope(row: EventRow): StoredEvent {
   );
 }
 
-/** Builds the CloudEvents envelope with its keys in the documented order. */
-function envelope(
-  id: string,
-  type: string,
-  source: string,
-  subject: string | null,
-  time: string,
-  data: Record<string, unknown>,
-): StoredEvent {
-  return subject === null
-    ? { specversion: '1.0', id, type, source, time, datacontenttype: 'application/json', data }
-    : { specversion: '1.0', id, type, source, subject, time, datacontenttype: 'application/json', data };
-}
 
 /** SQLite failures that mean "unavailable" become STORE_UNAVAILABLE (cause kept); others pass. */
 function toUnavailable(error: unknown, operation: 'append' | 'read' | 'retention'): unknown {
