@@ -2,6 +2,7 @@
  * Runs a Specstream server for the benchmark, in its own process: `node --import tsx
  * bench/specstream-server.ts <sqlite file | store URL>`. Prints `READY <url>`; SIGTERM closes it.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/load-config.js';
 import { startServer } from '../src/server.js';
 import { announce, BENCH_KEY } from './common.js';
@@ -20,7 +21,11 @@ const config = {
   retention_max_age_s: 0,
 };
 const running = await startServer(config, { announce: () => {} });
+// BENCH_LOOP_DELAY=1: report the server's event-loop stalls on exit (where latency tails come from).
+const loop = process.env.BENCH_LOOP_DELAY ? monitorEventLoopDelay({ resolution: 1 }) : undefined;
+loop?.enable();
 announce(running.url);
 process.once('SIGTERM', () => {
+  if (loop) process.stderr.write(`specstream server event-loop delay: p50 ${(loop.percentile(50) / 1e6).toFixed(2)} ms, p99 ${(loop.percentile(99) / 1e6).toFixed(2)} ms, max ${(loop.max / 1e6).toFixed(2)} ms\n`);
   void running.close().then(() => process.exit(0));
 });
