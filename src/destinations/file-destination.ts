@@ -1,0 +1,64 @@
+/**
+ * NDJSON to a file (appended) or to stdout.
+ */
+import { mkdirSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { SpecstreamEvent } from '../generated/events.js';
+import type { Destination } from './destination.js';
+
+/** Options of {@link FileDestination}. */
+export interface FileDestinationOptions {
+  /** The file to append to (created with its directory if missing), or `'-'` for stdout. */
+  path: string;
+  /** Defaults to `file:<path>` (`stdout` for `'-'`). */
+  name?: string;
+}
+
+/**
+ * Writes each event as one JSON line. `send` appends; `flush` fsyncs the file (a no-op for stdout),
+ * so an acknowledged batch survives a crash of the machine. Re-delivered events after a crash are
+ * appended again: a reader de-duplicates by `id`.
+ */
+export class FileDestination implements Destination {
+  readonly name: string;
+  readonly path: string;
+  #file: FileHandle | undefined;
+  #closed = false;
+
+  /** @throws TypeError without `path` */
+  constructor(options: FileDestinationOptions) {
+    if (typeof options.path !== 'string' || options.path === '') throw new TypeError('FileDestination: `path` is required');
+    this.path = options.path;
+    this.name = options.name ?? (options.path === '-' ? 'stdout' : `file:${options.path}`);
+  }
+
+  async send(events: readonly SpecstreamEvent[]): Promise<void> {
+    if (this.#closed) throw new Error(`${this.name}: send() after close()`);
+    const text = events.map((event) => JSON.stringify(event) + '\n').join('');
+    if (this.path === '-') {
+      await new Promise<void>((resolve, reject) => process.stdout.write(text, (error) => (error ? reject(error) : resolve())));
+      return;
+    }
+    if (!this.#file) {
+      mkdirSync(dirname(this.path), { recursive: true });
+      this.#file = await open(this.path, 'a');
+    }
+    await this.#file.appendFile(text);
+  }
+
+  async flush(): Promise<void> {
+    await this.#file?.sync();
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const file = this.#file;
+    this.#file = undefined;
+    if (file) {
+      await file.sync();
+      await file.close();
+    }
+  }
+}
