@@ -18,7 +18,8 @@ export interface FileDestinationOptions {
 /**
  * Writes each event as one JSON line. `send` appends; `flush` fsyncs the file (a no-op for stdout),
  * so an acknowledged batch survives a crash of the machine. Re-delivered events after a crash are
- * appended again: a reader de-duplicates by `id`.
+ * appended again: a reader de-duplicates by `id`. A line torn by a crash mid-write is ended with a
+ * newline when the file is next opened, so it stays one unparseable line that a reader skips.
  */
 export class FileDestination implements Destination {
   readonly name: string;
@@ -42,7 +43,14 @@ export class FileDestination implements Destination {
     }
     if (!this.#file) {
       mkdirSync(dirname(this.path), { recursive: true });
-      this.#file = await open(this.path, 'a');
+      this.#file = await open(this.path, 'a+');
+      // A crash mid-write can leave a torn last line: end it, so the next event starts a line of its own.
+      const { size } = await this.#file.stat();
+      if (size > 0) {
+        const last = Buffer.alloc(1);
+        await this.#file.read(last, 0, 1, size - 1);
+        if (last[0] !== 0x0a) await this.#file.appendFile('\n');
+      }
     }
     await this.#file.appendFile(text);
   }

@@ -32,13 +32,12 @@ export async function until(condition: () => boolean, what: string, timeoutMs = 
   }
 }
 
-/** The parsed lines of an NDJSON file (none when it does not exist). */
+/** The parsed complete lines of an NDJSON file (none when it does not exist); a line still being written is left out. */
 export function readNdjson<T = SpecstreamEvent>(path: string): T[] {
   if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter((line) => line !== '')
-    .map((line) => JSON.parse(line) as T);
+  const lines = readFileSync(path, 'utf8').split('\n');
+  lines.pop(); // '' after the final newline, or a line not yet complete
+  return lines.filter((line) => line !== '').map((line) => JSON.parse(line) as T);
 }
 
 /** A destination that records what it acknowledged; `fail` decides per call whether to throw instead. */
