@@ -39,7 +39,10 @@ export interface ForwarderOptions {
    * catches up. Defaults to 10 000. The stream is a cursor into the log, so waiting loses nothing.
    */
   highWaterMark?: number;
-  /** Called with an error the forwarder survived (a failed send that will be retried, a dead-letter write). Defaults to none. */
+  /**
+   * Called with an error the forwarder survived: a failed send that will be retried, a dead-letter or
+   * checkpoint write (`'checkpoint'`), events the server dropped past retention (`'stream'`). Defaults to none.
+   */
   onWarning?: (destination: string, error: unknown) => void;
 }
 
@@ -309,6 +312,10 @@ export class Forwarder {
       fetch: this.#options.fetch,
       ...position,
     });
+    // The server's retention dropped events this forwarder never saw: they cannot be forwarded, say so.
+    this.#subscription.on('dropped', (notice) =>
+      this.#options.onWarning?.('stream', new Error(`the stream dropped ${notice.count} event(s) past retention (${notice.first_missing_id ?? '?'} to ${notice.last_missing_id ?? '?'})`)),
+    );
     for (const lane of this.#lanes) lane.start();
     this.#consuming = this.#consume(this.#subscription);
   }

@@ -1,0 +1,21 @@
+/**
+ * Destinations (`specstream/destinations`, in progress): forward a Specstream stream to other
+ * systems at least once. See {@link Forwarder}.
+ */
+export { FileCheckpoint, MemoryCheckpoint, type Checkpoint } from './checkpoint.js';
+export {
+  errorForStatus,
+  isRetryableStatus,
+  parseRetryAfter,
+  PermanentError,
+  resolveDestinationOptions,
+  RetryableError,
+  retryDelay,
+  type Destination,
+  type DestinationOptions,
+  type ResolvedDestinationOptions,
+  type RetryBackoffOptions,
+} from './destination.js';
+export { FileDestination, type FileDestinationOptions } from './file-destination.js';
+export { Forwarder, type DestinationMetrics, type ForwarderOptions, type ForwarderState } from './forwarder.js';
+export { signWebhook, WebhookDestination, webhookMessageId, type WebhookDestinationOptions } from './webhook-destination.js';
