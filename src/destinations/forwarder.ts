@@ -85,6 +85,8 @@ class Lane {
   #draining = false;
   #closing = false;
   #done: Promise<void> | undefined;
+  #drained: (() => void)[] = [];
+  #ended = false;
 
   constructor(
     readonly destination: Destination,
@@ -94,7 +96,10 @@ class Lane {
   ) {}
 
   start(): void {
-    this.#done = this.#run();
+    this.#done = this.#run().finally(() => {
+      this.#ended = true;
+      this.#notifyDrained();
+    });
   }
 
   push(entry: Entry): void {
@@ -116,9 +121,14 @@ class Lane {
     await this.#done;
   }
 
-  /** Resolves when the queue is at most `n` long. */
+  /** Resolves when the queue is at most `n` long (woken each time a batch leaves it, or the lane ends). */
   async below(n: number): Promise<void> {
-    while (this.queue.length > n) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+    while (this.queue.length > n && !this.#ended) await new Promise<void>((resolve) => this.#drained.push(resolve));
+  }
+
+  #notifyDrained(): void {
+    const waiters = this.#drained.splice(0);
+    for (const resolve of waiters) resolve();
   }
 
   #sleepUntilWoken(ms: number | undefined): Promise<void> {
@@ -146,6 +156,7 @@ class Lane {
         }
       }
       const batch = this.queue.splice(0, this.options.batchSize);
+      this.#notifyDrained();
       const started = Date.now();
       await this.#deliver(batch);
       const latency = Date.now() - started;
