@@ -267,7 +267,18 @@ export class Forwarder {
     if (options.checkpoint === undefined) throw new TypeError('Forwarder: `checkpoint` is required');
     this.#options = options;
     this.#checkpoint = typeof options.checkpoint === 'string' ? new FileCheckpoint(options.checkpoint) : options.checkpoint;
+    this.stopped = new Promise<void>((resolve, reject) => {
+      this.#settleStopped = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    this.stopped.catch(() => {}); // observed through stop() or by the caller; never an unhandled rejection
   }
+
+  /**
+   * Settles once the forwarder has stopped: resolves after `stop()` completes, rejects with the error
+   * that ended it on its own (the server refused the token or the query) or that `stop()` met.
+   */
+  readonly stopped: Promise<void>;
+  #settleStopped!: (error?: unknown) => void;
 
   /** The current state. */
   get state(): ForwarderState {
@@ -380,7 +391,13 @@ export class Forwarder {
    * if that is what stopped the forwarder, or with the final checkpoint save's error.
    */
   stop(): Promise<void> {
-    this.#stopping ??= this.#stop();
+    this.#stopping ??= this.#stop().then(
+      () => this.#settleStopped(),
+      (error: unknown) => {
+        this.#settleStopped(error);
+        throw error;
+      },
+    );
     return this.#stopping;
   }
 

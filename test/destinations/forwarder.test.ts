@@ -122,6 +122,16 @@ describe('Forwarder', () => {
     });
   });
 
+  describe('#stopped', () => {
+    it('rejects with AUTH_REQUIRED when the server refuses the token, and the forwarder stops', async () => {
+      const f = new Forwarder({ url: server.url, token: 'sk_not_a_key', checkpoint: new MemoryCheckpoint(), from: FROM_START });
+      forwarders.push(f);
+      await f.addDestination(new RecordingDestination('r')).start();
+      await expect(f.stopped).rejects.toMatchObject({ name: 'UnauthorizedError', status: 401, code: 'AUTH_REQUIRED' });
+      expect(f.state).toBe('stopped');
+    });
+  });
+
   describe('#start', () => {
     it('throws TypeError without destinations', async () => {
       await expect(forwarder(new MemoryCheckpoint()).start()).rejects.toThrow(new TypeError('Forwarder: no destination added'));
