@@ -1,4 +1,5 @@
-import type { AppendOptions, NewEvent, StoredEvent } from './store.js';
+import { idUpperBoundAt } from './event-id.js';
+import type { AppendOptions, NewEvent, ReadQuery, StoredEvent } from './store.js';
 
 /**
  * Argument checks and envelope building shared by every Store backend. Misuse by the caller's code
@@ -73,4 +74,47 @@ export function envelope(
   return subject === null
     ? { specversion: '1.0', id, type, source, time, datacontenttype: 'application/json', data }
     : { specversion: '1.0', id, type, source, subject, time, datacontenttype: 'application/json', data };
+}
+
+/** Below every id. */
+export const NO_LOWER_BOUND = '';
+/** Above every id (`~` sorts after the ULID alphabet). */
+export const NO_UPPER_BOUND = '~';
+
+/** A `ReadQuery` as an id window and a type list; what every backend's range read needs. */
+export interface ReadRange {
+  /** Exclusive lower id bound. */
+  lower: string;
+  /** Inclusive upper id bound. */
+  upper: string;
+  /** Distinct types to include, or undefined for every type. Never empty. */
+  types: string[] | undefined;
+  limit: number;
+}
+
+/**
+ * Checks a read query and turns its time bounds into id bounds (the later lower bound and the
+ * earlier upper bound win). Undefined when nothing can match: an empty window or `types: []`.
+ */
+export function readRange(query: ReadQuery): ReadRange | undefined {
+  const { limit } = query;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new RangeError(`read: limit must be a positive integer, got ${String(limit)}`);
+  }
+  let lower = query.afterId ?? NO_LOWER_BOUND;
+  if (query.since !== undefined) {
+    // `id >= idLowerBoundAt(t)` is `id > idUpperBoundAt(t - 1)` for well-formed ids.
+    const since = checkedTime(query.since, 'since');
+    const sinceBound = since <= 0 ? NO_LOWER_BOUND : idUpperBoundAt(since - 1);
+    if (sinceBound > lower) lower = sinceBound;
+  }
+  let upper = query.untilId ?? NO_UPPER_BOUND;
+  if (query.until !== undefined) {
+    const untilBound = idUpperBoundAt(checkedTime(query.until, 'until'));
+    if (untilBound < upper) upper = untilBound;
+  }
+  if (lower >= upper) return undefined;
+  const types = query.types === undefined ? undefined : [...new Set(query.types)];
+  if (types?.length === 0) return undefined;
+  return { lower, upper, types, limit };
 }

@@ -12,7 +12,7 @@ import {
 } from '@nats-io/jetstream';
 import { connect, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { errors, SpecstreamError } from '../errors.js';
-import { EventIdGenerator, idLowerBoundAt, idUpperBoundAt, timeOfId } from './event-id.js';
+import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -25,7 +25,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedTime, checkedLimit, positiveOption, envelope } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND } from './store-arguments.js';
 
 /** Options of {@link JetStreamStore.open}. */
 export interface JetStreamStoreOptions {
@@ -58,8 +58,6 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const MAX_CONFLICT_ROUNDS = 200;
 /** JetStream API error codes: another writer got there first (wrong last sequence / last msg id). */
 const CONFLICT_CODES = new Set([10071, 10070, 10164]);
-const NO_LOWER_BOUND = '';
-const NO_UPPER_BOUND = '~';
 /** Header names. */
 const H = { ord: 'Ss-Ord', count: 'Ss-Count', lastId: 'Ss-Last-Id', fingerprint: 'Ss-Fp' } as const;
 const SEQ_CACHE_SIZE = 4096;
@@ -534,24 +532,10 @@ export class JetStreamStore implements Store, EncodedRead {
 
   private async selectRange(query: ReadQuery): Promise<string[]> {
     this.assertOpen();
-    const { limit } = query;
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new RangeError(`read: limit must be a positive integer, got ${String(limit)}`);
-    }
-    let lower = query.afterId ?? NO_LOWER_BOUND;
-    if (query.since !== undefined) {
-      const since = checkedTime(query.since, 'since');
-      const sinceBound = since <= 0 ? NO_LOWER_BOUND : idUpperBoundAt(since - 1);
-      if (sinceBound > lower) lower = sinceBound;
-    }
-    let upper = query.untilId ?? NO_UPPER_BOUND;
-    if (query.until !== undefined) {
-      const untilBound = idUpperBoundAt(checkedTime(query.until, 'until'));
-      if (untilBound < upper) upper = untilBound;
-    }
-    if (lower >= upper) return [];
-    const types = query.types === undefined ? undefined : new Set(query.types);
-    if (types?.size === 0) return [];
+    const range = readRange(query);
+    if (range === undefined) return [];
+    const { lower, upper, limit } = range;
+    const types = range.types === undefined ? undefined : new Set(range.types);
     this.assertConnected();
     return this.guard(async () => {
       const start = await this.startSeq(lower);

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { errors } from '../errors.js';
-import { EventIdGenerator, idLowerBoundAt, idUpperBoundAt, timeOfId } from './event-id.js';
+import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -13,7 +13,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedTime, checkedLimit, positiveOption, envelope } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND } from './store-arguments.js';
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -53,8 +53,6 @@ const RETENTION_CHUNK = 5000;
 const LISTEN_RETRY_MIN_MS = 100;
 const LISTEN_RETRY_MAX_MS = 5000;
 /** Exclusive lower and inclusive upper id bounds that no id reaches (ids are `evt_` + base32). */
-const NO_LOWER_BOUND = '';
-const NO_UPPER_BOUND = '~';
 
 /**
  * Schema migrations, applied in order inside one transaction that holds a transaction-level
@@ -229,24 +227,9 @@ export class PostgresStore implements Store, EncodedRead {
 
   private async selectRange(query: ReadQuery): Promise<EventRow[]> {
     this.assertOpen();
-    const { limit } = query;
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new RangeError(`read: limit must be a positive integer, got ${String(limit)}`);
-    }
-    let lower = query.afterId ?? NO_LOWER_BOUND;
-    if (query.since !== undefined) {
-      const since = checkedTime(query.since, 'since');
-      const sinceBound = since <= 0 ? NO_LOWER_BOUND : idUpperBoundAt(since - 1);
-      if (sinceBound > lower) lower = sinceBound;
-    }
-    let upper = query.untilId ?? NO_UPPER_BOUND;
-    if (query.until !== undefined) {
-      const untilBound = idUpperBoundAt(checkedTime(query.until, 'until'));
-      if (untilBound < upper) upper = untilBound;
-    }
-    if (lower >= upper) return [];
-    const types = query.types === undefined ? undefined : [...new Set(query.types)];
-    if (types?.length === 0) return [];
+    const range = readRange(query);
+    if (range === undefined) return [];
+    const { lower, upper, types, limit } = range;
     const result = await this.run<EventRow>(
       types === undefined
         ? `SELECT id, type, source, subject, data FROM ${this.table.events}

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
-import { EventIdGenerator, idLowerBoundAt, idUpperBoundAt, timeOfId } from './event-id.js';
+import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -15,7 +15,7 @@ import type {
   Store,
   EncodedRead,
 } from './store.js';
-import { prepareAppend, checkedTime, checkedLimit, positiveOption, envelope } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND } from './store-arguments.js';
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -53,8 +53,6 @@ const DEFAULT_BUSY_TIMEOUT_MS = 5000;
 /** Rows deleted per statement by `applyRetention`; it yields to the event loop between chunks. */
 const RETENTION_CHUNK = 2000;
 /** Exclusive lower and inclusive upper id bounds that no id reaches (ids are `evt_` + base32). */
-const NO_LOWER_BOUND = '';
-const NO_UPPER_BOUND = '~';
 
 /**
  * Schema migrations, applied in order; `PRAGMA user_version` records how many ran. Append new
@@ -325,25 +323,9 @@ export class SqliteStore implements Store, EncodedRead {
   /** The rows of a `read`, as objects or (`raw`) as column arrays. */
   private selectRange(query: ReadQuery, raw: boolean): EventRow[] | RawEventRow[] {
     this.assertOpen();
-    const { limit } = query;
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new RangeError(`read: limit must be a positive integer, got ${String(limit)}`);
-    }
-    let lower = query.afterId ?? NO_LOWER_BOUND;
-    if (query.since !== undefined) {
-      // `id >= idLowerBoundAt(t)` is `id > idUpperBoundAt(t - 1)` for well-formed ids.
-      const since = checkedTime(query.since, 'since');
-      const sinceBound = since <= 0 ? NO_LOWER_BOUND : idUpperBoundAt(since - 1);
-      if (sinceBound > lower) lower = sinceBound;
-    }
-    let upper = query.untilId ?? NO_UPPER_BOUND;
-    if (query.until !== undefined) {
-      const untilBound = idUpperBoundAt(checkedTime(query.until, 'until'));
-      if (untilBound < upper) upper = untilBound;
-    }
-    if (lower >= upper) return [];
-    const types = query.types === undefined ? undefined : [...new Set(query.types)];
-    if (types?.length === 0) return [];
+    const range = readRange(query);
+    if (range === undefined) return [];
+    const { lower, upper, types, limit } = range;
     try {
       return types === undefined
         ? (raw ? this.stmt.rangeRaw : this.stmt.range).all(lower, upper, limit)
