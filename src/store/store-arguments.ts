@@ -1,5 +1,5 @@
 import { idUpperBoundAt } from './event-id.js';
-import type { AppendOptions, NewEvent, ReadQuery, StoredEvent } from './store.js';
+import type { AppendOptions, AppendResult, NewEvent, ReadQuery, StoredEvent } from './store.js';
 
 /**
  * Argument checks and envelope building shared by every Store backend. Misuse by the caller's code
@@ -13,6 +13,12 @@ export interface PreparedAppend {
   payloads: string[];
   key: string | undefined;
   fingerprint: string | undefined;
+}
+
+/** One `append` call waiting for the backend's next group commit. */
+export interface PendingAppend extends PreparedAppend {
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
 }
 
 /** Checks an append's arguments and serializes the payloads. */

@@ -25,7 +25,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link JetStreamStore.open}. */
 export interface JetStreamStoreOptions {
@@ -77,14 +77,6 @@ interface Floor {
   ord: number;
 }
 
-interface PendingAppend {
-  events: readonly NewEvent[];
-  payloads: string[];
-  key: string | undefined;
-  fingerprint: string | undefined;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
 
 interface Watcher {
   onAppend: () => void;
@@ -225,7 +217,7 @@ export class JetStreamStore implements Store, EncodedRead {
 
   append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(errors.storeClosed());
-    let call: Omit<PendingAppend, 'resolve' | 'reject'>;
+    let call: PreparedAppend;
     try {
       call = prepareAppend(events, options);
     } catch (error) {

@@ -13,7 +13,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -93,15 +93,6 @@ const UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58', '40', 'XX']);
 
 type EventRow = [id: string, type: string, source: string, subject: string | null, data: string];
 
-/** One `append` call waiting for the next group commit. */
-interface PendingAppend {
-  events: readonly NewEvent[];
-  payloads: string[];
-  key: string | undefined;
-  fingerprint: string | undefined;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
 
 interface Watcher {
   onAppend: () => void;
@@ -204,7 +195,7 @@ export class PostgresStore implements Store, EncodedRead {
 
   append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(errors.storeClosed());
-    let call: Omit<PendingAppend, 'resolve' | 'reject'>;
+    let call: PreparedAppend;
     try {
       call = prepareAppend(events, options);
     } catch (error) {

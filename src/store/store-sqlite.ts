@@ -15,7 +15,7 @@ import type {
   Store,
   EncodedRead,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -123,16 +123,6 @@ interface IdempotencyRow {
   created_at: number;
 }
 
-/** One `append` call waiting for the next group commit. */
-interface PendingAppend {
-  events: readonly NewEvent[];
-  /** `JSON.stringify(event.data)`, computed in the caller's tick. */
-  payloads: string[];
-  key: string | undefined;
-  fingerprint: string | undefined;
-  resolve: (result: AppendResult) => void;
-  reject: (error: unknown) => void;
-}
 
 /** How one call of a group ended: its result, or why it stored nothing. */
 type Outcome = { ok: true; result: AppendResult } | { ok: false; error: unknown };
@@ -294,7 +284,7 @@ export class SqliteStore implements Store, EncodedRead {
 
   append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(errors.storeClosed());
-    let call: Omit<PendingAppend, 'resolve' | 'reject'>;
+    let call: PreparedAppend;
     try {
       call = prepareAppend(events, options);
     } catch (error) {
