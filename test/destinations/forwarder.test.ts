@@ -48,7 +48,8 @@ describe('Forwarder', () => {
       await until(() => readNdjson(out).length >= 30, '30 events in the file');
       await f.stop();
       expect(readNdjson(out).map((e) => e.id)).toEqual([...ids, ...more]);
-      expect(await new FileCheckpoint(join(dir, 'checkpoint.json')).load()).toBe(more[4]);
+      expect(await new FileCheckpoint(join(dir, 'checkpoint.json')).load()).toEqual({ [`file:${out}`]: more[4] });
+      expect(f.position).toBe(more[4]);
       expect(f.metrics()[`file:${out}`]).toMatchObject({ sent: 30, failed: 0, retried: 0, deadLettered: 0 });
     });
 
@@ -90,7 +91,7 @@ describe('Forwarder', () => {
       const { sent, failed, retried, deadLettered, batches } = f.metrics().flaky!;
       expect({ sent, deadLettered, failed: failed - batches, retried: retried - batches }).toEqual({ sent: 40, deadLettered: 0, failed: 0, retried: 0 });
       expect(batches).toBeGreaterThanOrEqual(8);
-      expect(await checkpoint.load()).toBe(ids[39]);
+      expect(await checkpoint.load()).toEqual({ flaky: ids[39], steady: ids[39] });
       expect([flaky.closed, steady.closed]).toEqual([1, 1]);
     });
   });
@@ -110,6 +111,73 @@ describe('Forwarder', () => {
       const dead = readNdjson<{ destination: string; reason: string; event: { id: string } }>(deadLetterPath);
       expect(dead.map((d) => [d.destination, d.reason, d.event.id])).toEqual([['picky', 'rejected: picky answered 422', ids[6]]]);
       expect(f.metrics().picky).toMatchObject({ sent: 12, deadLettered: 1 });
+    });
+  });
+
+  describe('with a destination that keeps failing', () => {
+    it('does not stall the others, and checkpoints each destination at its own position', async () => {
+      const ids = await publishIds(server, batch(40, 'x'));
+      const down = new RecordingDestination('down', () => new RetryableError('503 from down', { retryAfterMs: 5 }));
+      const steady = new RecordingDestination('steady');
+      const checkpoint = new MemoryCheckpoint();
+      const f = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint, from: FROM_START, highWaterMark: 3 });
+      forwarders.push(f);
+      f.addDestination(down, { batchSize: 2, maxRetries: Infinity }).addDestination(steady, { batchSize: 4, flushIntervalMs: 10 });
+      await f.start();
+      await until(() => steady.received.length >= 40, '40 events at the steady destination');
+      expect(steady.received.map((e) => e.id)).toEqual(ids);
+      expect(f.positions()).toEqual({ steady: ids[39] });
+      expect(f.position).toBeUndefined(); // the slowest destination has acknowledged nothing
+      await until(() => f.metrics().down!.retried >= 3, 'three retries at the failing destination');
+      await f.stop({ timeoutMs: 50 });
+      expect(down.received).toEqual([]);
+      expect(await checkpoint.load()).toEqual({ steady: ids[39] });
+      expect(f.metrics().down).toMatchObject({ sent: 0, deadLettered: 0, position: undefined });
+    });
+  });
+
+  describe('with saved positions', () => {
+    it('resumes each destination after its own position', async () => {
+      const ids = await publishIds(server, batch(30, 'p'));
+      const a = new RecordingDestination('a');
+      const b = new RecordingDestination('b');
+      const fresh = new RecordingDestination('fresh');
+      const f = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint({ a: ids[9]!, b: ids[19]!, removed: ids[0]! }), from: { sinceId: ids[24]! } });
+      forwarders.push(f);
+      f.addDestination(a, { flushIntervalMs: 10 }).addDestination(b, { flushIntervalMs: 10 }).addDestination(fresh, { flushIntervalMs: 10 });
+      await f.start();
+      await until(() => a.received.length >= 20 && b.received.length >= 10 && fresh.received.length >= 5, 'every destination caught up');
+      await f.stop();
+      expect(a.received.map((e) => e.id)).toEqual(ids.slice(10));
+      expect(b.received.map((e) => e.id)).toEqual(ids.slice(20));
+      expect(fresh.received.map((e) => e.id)).toEqual(ids.slice(25)); // no position yet: starts at `from`
+      expect(f.positions()).toEqual({ a: ids[29], b: ids[29], fresh: ids[29] });
+    });
+  });
+
+  describe("from 'live'", () => {
+    it('starts every new destination at the same point, the server clock at start', async () => {
+      await publishIds(server, batch(5, 'old'));
+      // `live` is the server's Date header, in whole seconds: let the old events fall into an earlier second.
+      await new Promise((resolve) => setTimeout(resolve, 1_100));
+      const a = new RecordingDestination('a');
+      const b = new RecordingDestination('b');
+      const f = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint() });
+      forwarders.push(f);
+      f.addDestination(a, { flushIntervalMs: 10 }).addDestination(b, { flushIntervalMs: 10 });
+      await f.start();
+      const fresh = await publishIds(server, batch(5, 'new'));
+      await until(() => a.received.length >= 5 && b.received.length >= 5, '5 events at both');
+      await f.stop();
+      expect(a.received.map((e) => e.id)).toEqual(fresh);
+      expect(b.received.map((e) => e.id)).toEqual(fresh);
+    });
+
+    it('rejects start() with the server refusal when the token is not accepted', async () => {
+      const f = new Forwarder({ url: server.url, token: 'sk_not_a_key', checkpoint: new MemoryCheckpoint() });
+      forwarders.push(f);
+      await expect(f.addDestination(new RecordingDestination('r')).start()).rejects.toMatchObject({ status: 401 });
+      expect(f.state).toBe('stopped');
     });
   });
 
