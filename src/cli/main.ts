@@ -2,7 +2,9 @@ import { ConfigError, loadConfig } from '../config/load-config.js';
 import { OPTIONS, envName, flagName } from '../config/options.js';
 import { SpecstreamError } from '../client/errors.js';
 import { startServer } from '../server.js';
+import { ForwardConfigError } from '../destinations/forward-config.js';
 import { exportCommand } from './commands/export.js';
+import { forwardCommand } from './commands/forward.js';
 import { publishCommand } from './commands/publish.js';
 import { tailCommand } from './commands/tail.js';
 import { verifyCommand } from './commands/verify.js';
@@ -45,6 +47,7 @@ const commands: Record<string, Command> = {
   tail: tailCommand,
   export: exportCommand,
   verify: verifyCommand,
+  forward: forwardCommand,
   generate: {
     summary: 'Regenerate src/generated/ from specs/ (same as npm run generate).',
     usage: 'specstream generate',
@@ -104,6 +107,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof SpecstreamError) {
       process.stderr.write(`specstream ${name}: ${error.message} (${error.status || 'network'} ${error.code})\n`);
       return EXIT.failure;
+    }
+    if (error instanceof ForwardConfigError) {
+      process.stderr.write(`specstream forward: ${error.message}\n`);
+      return EXIT.usage;
     }
     if (error instanceof ConfigError) {
       process.stderr.write(`specstream: ${error.message}\n`);

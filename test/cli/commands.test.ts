@@ -19,7 +19,7 @@ describe('specstream CLI', () => {
   });
 
   describe('--help', () => {
-    it.each(['serve', 'publish', 'tail', 'export', 'verify', 'generate'])('prints usage for %s with exit 0', async (name) => {
+    it.each(['serve', 'publish', 'tail', 'export', 'verify', 'forward', 'generate'])('prints usage for %s with exit 0', async (name) => {
       const result = await runCli([name, '--help']);
       expect(result.code).toBe(0);
       expect(result.stdout).toContain(`Usage: specstream ${name}`);
@@ -28,7 +28,7 @@ describe('specstream CLI', () => {
     it('lists every command', async () => {
       const result = await runCli(['--help']);
       expect(result.code).toBe(0);
-      for (const name of ['serve', 'publish', 'tail', 'export', 'verify', 'generate']) expect(result.stdout).toContain(`  ${name} `);
+      for (const name of ['serve', 'publish', 'tail', 'export', 'verify', 'forward', 'generate']) expect(result.stdout).toContain(`  ${name} `);
     });
 
     it('exits 2 on an unknown flag', async () => {

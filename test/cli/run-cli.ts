@@ -18,8 +18,13 @@ export interface CliProcess {
   exited: Promise<CliResult>;
 }
 
-export function startCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+/**
+ * Starts the CLI with `args`; `command` replaces the whole command line (e.g. to run it under
+ * `script` for a terminal), in which case `args` is ignored.
+ */
+export function startCli(args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}, command?: string[]): CliProcess {
+  const [file, ...rest] = command ?? [process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args];
+  const child = spawn(file!, rest, {
     cwd: ROOT,
     env: { ...process.env, NO_COLOR: '1', SPECSTREAM_URL: '', SPECSTREAM_TOKEN: '', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
