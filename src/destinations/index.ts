@@ -1,5 +1,5 @@
 /**
- * Destinations (`specstream/destinations`, in progress): forward a Specstream stream to other
+ * Destinations (`specstream/destinations`): forward a Specstream stream to other
  * systems at least once. See {@link Forwarder}.
  */
 export { FileCheckpoint, MemoryCheckpoint, oldestPosition, type Checkpoint, type Positions } from './checkpoint.js';
@@ -19,3 +19,6 @@ export {
 export { FileDestination, type FileDestinationOptions } from './file-destination.js';
 export { Forwarder, type BatchReport, type DestinationMetrics, type ForwarderOptions, type ForwarderState, type StopOptions } from './forwarder.js';
 export { signWebhook, WebhookDestination, webhookMessageId, type WebhookDestinationOptions } from './webhook-destination.js';
+export { ForwardConfigError, interpolateEnv, loadForwardConfig, parseForwardConfig, type ForwardConfig } from './forward-config.js';
+export { DESTINATION_TYPES, type DestinationType } from './forward-destinations.js';
+export { registerForwarderMetrics } from './forwarder-metrics.js';
