@@ -9,6 +9,7 @@ import { listOperations } from './http/openapi-document.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { resolveHistoryQuery } from './query/resolve-history-query.js';
+import { trackConnections } from './http/connection-tracker.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createStreamHub, type StreamHub } from './stream/index.js';
@@ -54,6 +55,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const hub = createStreamHub({ store, config, metrics, logger });
   const app = createApp({ config, store, keyRing, logger, metrics, hub });
   const server = createServer(app);
+  const connections = trackConnections(server);
 
   const wsOperation = listOperations().find((op) => op.transport === 'ws');
   if (wsOperation) {
@@ -92,8 +94,15 @@ export async function startServer(config: Config, options: StartServerOptions = 
       clearInterval(retention);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await hub.close();
-      server.closeIdleConnections();
-      await stopped;
+      // A connection becomes idle once its last response is flushed: close each as it does (rather than
+      // after the client's keep-alive timeout), and any still busy after 10 s.
+      const sweep = setInterval(() => connections.closeIdle(), 25);
+      const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
+      connections.closeIdle();
+      await stopped.finally(() => {
+        clearInterval(sweep);
+        clearTimeout(deadline);
+      });
       await store.close();
       logger.info('stopped');
     })());
