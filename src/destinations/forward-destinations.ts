@@ -6,10 +6,12 @@
 import { z } from 'zod';
 import type { Destination } from './destination.js';
 import { BigQueryDestination } from './bigquery-destination.js';
+import { DatadogDestination } from './datadog-destination.js';
 import { FileDestination } from './file-destination.js';
 import { KafkaDestination } from './kafka-destination.js';
 import { NatsDestination } from './nats-destination.js';
 import { S3Destination } from './s3-destination.js';
+import { SplunkHecDestination } from './splunk-hec-destination.js';
 import { WebhookDestination } from './webhook-destination.js';
 
 /** What building a destination from the file needs besides its options. */
@@ -76,6 +78,42 @@ export const DESTINATION_TYPES = {
         ...(credentials ? { credentials: camelKeys(credentials) } : {}),
         ...named(c),
       }),
+  ),
+  datadog: kind(
+    z.object({
+      api_key: z.string().min(1),
+      site: z.string().min(1).optional(),
+      url: z.url({ protocol: /^https?$/ }).optional(),
+      ddsource: z.string().min(1).optional(),
+      service: z.string().min(1).optional(),
+      hostname: z.string().min(1).optional(),
+      tags: z.array(z.string().min(1)).optional(),
+      use_event_time: z.boolean().optional(),
+      gzip: z.boolean().optional(),
+      max_request_bytes: positiveInt.optional(),
+      max_entry_bytes: positiveInt.optional(),
+      max_entries_per_request: positiveInt.optional(),
+      timeout_ms: positiveInt.optional(),
+    }),
+    (o, c) => new DatadogDestination({ ...camelKeys(o), ...named(c) }),
+  ),
+  splunk: kind(
+    z.object({
+      url: z.url({ protocol: /^https?$/ }),
+      token: z.string().min(1),
+      index: z.string().min(1).optional(),
+      sourcetype: z.string().min(1).optional(),
+      source: z.string().min(1).optional(),
+      host: z.string().min(1).optional(),
+      channel: z.string().min(1).optional(),
+      ack: z.boolean().optional(),
+      ack_poll_interval_ms: positiveInt.optional(),
+      ack_timeout_ms: positiveInt.optional(),
+      gzip: z.boolean().optional(),
+      max_request_bytes: positiveInt.optional(),
+      timeout_ms: positiveInt.optional(),
+    }),
+    (o, c) => new SplunkHecDestination({ ...camelKeys(o), ...named(c) }),
   ),
   bigquery: kind(
     z.object({

@@ -36,3 +36,5 @@ export {
   type KafkaSaslOptions,
 } from './kafka-destination.js';
 export { NatsDestination, natsSubject, toNatsMessage, type NatsDestinationOptions, type NatsMessage } from './nats-destination.js';
+export { DATADOG_LIMITS, DatadogDestination, datadogLogEntry, type DatadogDestinationOptions, type DatadogLogEntry, type DatadogLogOptions } from './datadog-destination.js';
+export { SplunkHecDestination, splunkHecEvent, type SplunkHecDestinationOptions, type SplunkHecEvent, type SplunkHecEventOptions } from './splunk-hec-destination.js';

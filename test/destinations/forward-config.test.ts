@@ -46,6 +46,8 @@ describe('parseForwardConfig', () => {
         { type: 'bigquery', project_id: 'proj', dataset: 'd', table: 't', name: 'warehouse' },
         { type: 'kafka', brokers: 'k1:9092,k2:9092', topic: 'events.{type}', ssl: { reject_unauthorized: false }, sasl: { mechanism: 'plain', username: 'u', password: 'p' } },
         { type: 'nats', subject: 'out.{type}', jetstream: false },
+        { type: 'datadog', api_key: 'dd', site: 'datadoghq.eu', tags: ['env:prod'], use_event_time: false },
+        { type: 'splunk', url: 'https://splunk.example:8088', token: 'hec', index: 'events', ack: true, ack_timeout_ms: 1000 },
       ],
     });
     expect(config.forwarder.from).toEqual({ sinceId: 'evt_1' });
@@ -56,6 +58,8 @@ describe('parseForwardConfig', () => {
       ['bigquery', 'warehouse'],
       ['kafka', 'kafka:events.{type}'],
       ['nats', 'nats:out.{type}'],
+      ['datadog', 'datadog'],
+      ['splunk', 'splunk:splunk.example:8088'],
     ]);
     expect(config.destinations[1]!.options).toEqual({ batchSize: 10, backoff: { initialMs: 5, maxMs: 50 } });
   });

@@ -85,7 +85,8 @@ async function forward(config: ForwardConfig, output: { progress: boolean; note:
     ...config.forwarder,
     onWarning: (destination, error) => {
       if (output.progress) return; // the table shows retries and dead letters; warnings would scroll it away
-      process.stderr.write(note(33, `warning ${destination}: ${error instanceof Error ? error.message : String(error)}\n`));
+      const message = error instanceof Error ? error.message : String(error);
+      process.stderr.write(note(33, `warning ${message.startsWith(`${destination}: `) ? message : `${destination}: ${message}`}\n`));
     },
   });
   for (const { destination, options } of config.destinations) forwarder.addDestination(destination, options);
