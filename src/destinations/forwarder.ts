@@ -32,7 +32,10 @@ export interface ForwarderOptions {
    * position resume from it.
    */
   from?: { sinceId: string } | { since: string | Date } | 'live';
-  /** `sse` (default) or `ws`. */
+  /**
+   * `sse` (default) or `ws`. Only SSE is read as fast as the destination takes events, which bounds
+   * the forwarder's memory by `highWaterMark`; a WebSocket cannot be paused, so its events queue up.
+   */
   transport?: 'sse' | 'ws';
   /** The SDK's reconnect delays. */
   reconnect?: BackoffOptions;
