@@ -17,7 +17,7 @@ import type { SpecstreamEvent } from '../../src/generated/events.js';
 import { publishIds, until } from '../destinations/helpers.js';
 import { checkNats, NATS_URL, uniqueName } from '../helpers/services.js';
 import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
-import { startCli } from './run-cli.js';
+import { startCli, type CliProcess } from './run-cli.js';
 
 const service = await checkNats();
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
@@ -32,6 +32,7 @@ describe.skipIf(service.skip)('specstream forward to S3 and NATS', () => {
   let jsm: JetStreamManager;
   let stream: string;
   let prefix: string;
+  let cli: CliProcess | undefined;
 
   beforeEach(async () => {
     server = await startTestServer();
@@ -47,6 +48,8 @@ describe.skipIf(service.skip)('specstream forward to S3 and NATS', () => {
     await jsm.streams.add({ name: stream, subjects: [`${prefix}.>`] });
   });
   afterEach(async () => {
+    if (cli && cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    cli = undefined;
     await jsm.streams.delete(stream).catch(() => false);
     await nc.close();
     s3.destroy();
@@ -105,10 +108,11 @@ destinations:
     flush_interval_ms: 20
 `,
     );
-    const cli = startCli(['forward', '--config', config], { env: { FORWARD_TOKEN: TEST_KEYS.reader.secret, S3_SECRET: 'S3RVER' } });
+    const forward = startCli(['forward', '--config', config], { env: { FORWARD_TOKEN: TEST_KEYS.reader.secret, S3_SECRET: 'S3RVER' } });
+    cli = forward;
     try {
-      await until(() => /forwarding /.test(cli.stderr()), 'the forwarder to start', 20_000).catch((error: Error) => {
-        throw new Error(`${error.message}; exit ${cli.child.exitCode}, stdout:\n${cli.stdout()}\nstderr:\n${cli.stderr()}`);
+      await until(() => /forwarding /.test(forward.stderr()), 'the forwarder to start', 20_000).catch((error: Error) => {
+        throw new Error(`${error.message}; exit ${forward.child.exitCode}, stdout:\n${forward.stdout()}\nstderr:\n${forward.stderr()}`);
       });
       let inS3: SpecstreamEvent[] = [];
       let inNats: { subject: string; event: SpecstreamEvent }[] = [];
@@ -127,9 +131,9 @@ destinations:
       const keys = (await s3.send(new ListObjectsV2Command({ Bucket: 'archive' }))).Contents!.map((o) => o.Key!);
       for (const key of keys) expect(key).toMatch(/^events\/dt=\d{4}-\d{2}-\d{2}\/type=(grant\.created|security\.alert)\/evt_[0-9A-Z]{26}-evt_[0-9A-Z]{26}\.ndjson\.gz$/);
     } finally {
-      cli.child.kill('SIGTERM');
+      forward.child.kill('SIGTERM');
     }
-    const result = await cli.exited;
+    const result = await forward.exited;
     expect(result.code).toBe(0);
     expect(result.stderr).toMatch(/stopped: 24 event\(s\) acknowledged/);
   });

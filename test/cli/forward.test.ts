@@ -110,6 +110,29 @@ destinations:
     expect(hooked.map((e) => e.id)).toEqual([...first, ...second]);
   });
 
+  it('on SIGTERM gives up on a destination that never answers after shutdown_timeout_ms, keeping the others\' positions', async () => {
+    const hanging = createServer(() => {}); // accepts every request and never answers
+    await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
+    try {
+      const path = writeConfig(
+        config()
+          .replace(hookUrl, `http://127.0.0.1:${(hanging.address() as AddressInfo).port}/hook`)
+          .replace('metrics: { port: 0 }', 'shutdown_timeout_ms: 300'),
+      );
+      const ids = await publishIds(server, batch(5, 'h'));
+      const cli = start(path, { FORWARD_TOKEN: TEST_KEYS.reader.secret, HOOK_SECRET: SECRET });
+      await until(() => readNdjson(join(dir, 'out', 'events.ndjson')).length >= 5, '5 events in the file');
+      cli.child.kill('SIGTERM');
+      const result = await cli.exited;
+      expect(result.code).toBe(0);
+      const saved = JSON.parse(readFileSync(join(dir, 'state', 'checkpoint.json'), 'utf8')) as { positions: Record<string, string> };
+      expect(saved.positions).toEqual({ archive: ids[4] }); // the webhook acknowledged nothing: it starts over next time
+    } finally {
+      hanging.closeAllConnections();
+      hanging.close();
+    }
+  });
+
   it('exits 1 with the server refusal when the token is not accepted', async () => {
     const path = writeConfig(config());
     const result = await runCli(['forward', '--config', path], { env: { FORWARD_TOKEN: 'sk_wrong', HOOK_SECRET: SECRET } });

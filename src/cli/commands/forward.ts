@@ -151,5 +151,8 @@ async function forward(config: ForwardConfig, output: { progress: boolean; note:
     metricsServer?.close();
     const total = Object.values(forwarder.metrics()).reduce((sum, m) => sum + m.sent, 0);
     process.stderr.write(`stopped: ${count(total)} event(s) acknowledged; positions ${JSON.stringify(forwarder.positions())}\n`);
+    // A destination abandoned at the shutdown timeout may still hold a socket or a reconnect timer:
+    // the checkpoint is saved, so exit even if one does (an idle process exits before this fires).
+    setTimeout(() => process.exit(process.exitCode ?? 0), 2_000).unref();
   }
 }
