@@ -4,10 +4,8 @@
  * OAuth2Client holding a fixed access token, so nothing goes to Google.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BigQuery } from '@google-cloud/bigquery';
@@ -15,14 +13,12 @@ import { OAuth2Client } from 'google-auth-library';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/client/index.js';
 import { BigQueryDestination, bigQueryRow, bigQueryTableSchema, type BigQueryDestinationOptions } from '../../src/destinations/bigquery-destination.js';
-import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
 import { PermanentError, RetryableError } from '../../src/destinations/destination.js';
-import { Forwarder } from '../../src/destinations/forwarder.js';
+import type { Forwarder } from '../../src/destinations/forwarder.js';
 import { catalog, type EventType } from '../../src/generated/catalog.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
-import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
 import { googleError, startFakeBigQuery, type FakeBigQuery, type FakeField } from './fakes/bigquery-api.js';
-import { publishIds, readNdjson, until } from './helpers.js';
+import { publishIds, readNdjson, until, useForwarderHarness } from './helpers.js';
 
 const TOKEN = 'ya29.test-access-token';
 const INSERT_ALL = '/bigquery/v2/projects/proj/datasets/ds/tables/events/insertAll';
@@ -298,26 +294,12 @@ describe('BigQueryDestination', () => {
   });
 
   describe('with the Forwarder', () => {
-    let server: TestServer;
-    let dir: string;
-    let forwarder: Forwarder | undefined;
-    beforeEach(async () => {
-      server = await startTestServer();
-      dir = mkdtempSync(join(tmpdir(), 'specstream-bigquery-'));
-    });
-    afterEach(async () => {
-      await forwarder?.stop().catch(() => {});
-      forwarder = undefined;
-      await server.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    });
+    const harness = useForwarderHarness('bigquery');
 
     async function forward(destination: BigQueryDestination, expected: number, deadLetterPath?: string): Promise<Forwarder> {
-      forwarder = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' } });
-      forwarder.addDestination(destination, { batchSize: 5, flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 }, deadLetterPath });
-      await forwarder.start();
+      const forwarder = await harness.start(destination, { batchSize: 5, deadLetterPath });
       await until(() => {
-        const metrics = forwarder!.metrics()[destination.name];
+        const metrics = forwarder.metrics()[destination.name];
         return (metrics?.sent ?? 0) + (metrics?.deadLettered ?? 0) >= expected;
       }, `${expected} events acknowledged`);
       await forwarder.stop();
@@ -334,7 +316,7 @@ describe('BigQueryDestination', () => {
     }
 
     it('inserts every event exactly once, in log order, with insertId = id', async () => {
-      const ids = await publishIds(server, events(12));
+      const ids = await publishIds(harness.server, events(12));
       const bq = destination();
       const done = await forward(bq, ids.length);
       expect(fake.rows('proj.ds.events').map((row) => row.id)).toEqual(ids);
@@ -344,8 +326,8 @@ describe('BigQueryDestination', () => {
     });
 
     it('dead-letters only the invalid events; the valid ones are inserted exactly once', async () => {
-      const ids = await publishIds(server, events(10, [3, 7]));
-      const deadLetterPath = join(dir, 'dead.ndjson');
+      const ids = await publishIds(harness.server, events(10, [3, 7]));
+      const deadLetterPath = join(harness.dir, 'dead.ndjson');
       const bq = destination({ table: 'short' });
       const done = await forward(bq, ids.length, deadLetterPath);
       const dead = readNdjson<{ reason: string; event: SpecstreamEvent }>(deadLetterPath);
@@ -358,8 +340,8 @@ describe('BigQueryDestination', () => {
     });
 
     it('with skipInvalidRows, the re-sent valid rows are dropped by insertId and stored once', async () => {
-      const ids = await publishIds(server, events(10, [3, 7]));
-      const deadLetterPath = join(dir, 'dead.ndjson');
+      const ids = await publishIds(harness.server, events(10, [3, 7]));
+      const deadLetterPath = join(harness.dir, 'dead.ndjson');
       const bq = destination({ table: 'short', skipInvalidRows: true });
       await forward(bq, ids.length, deadLetterPath);
       expect(readNdjson<{ event: SpecstreamEvent }>(deadLetterPath).map((d) => d.event.id)).toEqual([ids[3], ids[7]]);
@@ -377,7 +359,7 @@ describe('BigQueryDestination', () => {
     });
 
     it('retries a batch answered 503 under the same insertIds', async () => {
-      const ids = await publishIds(server, events(3));
+      const ids = await publishIds(harness.server, events(3));
       fake.intercept = (_, index) => (index === 0 ? { status: 503, body: googleError(503, 'UNAVAILABLE', 'backendError', 'The service is currently unavailable.') } : undefined);
       const bq = destination({ maxRetries: 0 });
       const done = await forward(bq, ids.length);

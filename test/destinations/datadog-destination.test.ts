@@ -3,19 +3,15 @@
  * checks every request the way Datadog documents it, and end to end from a real server through the
  * forwarder.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/client/index.js';
-import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
 import { DatadogDestination, type DatadogDestinationOptions } from '../../src/destinations/datadog-destination.js';
 import { PermanentError, RetryableError } from '../../src/destinations/destination.js';
-import { Forwarder } from '../../src/destinations/forwarder.js';
+import type { Forwarder } from '../../src/destinations/forwarder.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
-import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
 import { FakeDatadogIntake, INTAKE_LIMITS, type IntakeRequest } from './fakes/datadog-intake.js';
-import { batch, publishIds, readNdjson, until } from './helpers.js';
+import { batch, publishIds, readNdjson, until, useForwarderHarness } from './helpers.js';
 
 const API_KEY = '0123456789abcdef0123456789abcdef';
 
@@ -276,29 +272,14 @@ describe('DatadogDestination', () => {
   });
 
   describe('with the Forwarder', () => {
-    let server: TestServer;
-    let dir: string;
-    let forwarder: Forwarder | undefined;
+    const harness = useForwarderHarness('datadog');
 
-    beforeEach(async () => {
-      server = await startTestServer();
-      dir = mkdtempSync(join(tmpdir(), 'specstream-datadog-'));
-    });
-    afterEach(async () => {
-      await forwarder?.stop().catch(() => {});
-      forwarder = undefined;
-      await server.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    function start(sink: DatadogDestination, deadLetterPath?: string): Promise<void> {
-      forwarder = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' } });
-      forwarder.addDestination(sink, { batchSize: 10, flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 }, deadLetterPath });
-      return forwarder.start();
+    function start(sink: DatadogDestination, deadLetterPath?: string): Promise<Forwarder> {
+      return harness.start(sink, { batchSize: 10, deadLetterPath });
     }
 
     it('delivers every published event in order, end to end', async () => {
-      const published = await publishIds(server, batch(25, 'dd'));
+      const published = await publishIds(harness.server, batch(25, 'dd'));
       await start(destination({ service: 'grants' }));
       await until(() => intake.accepted().length >= 25, '25 logs at the intake');
       expect(ids(intake.accepted())).toEqual(published);
@@ -310,8 +291,8 @@ describe('DatadogDestination', () => {
 
     it('dead-letters an event over maxEntryBytes and delivers the others in order', async () => {
       const big = { type: 'admin.legacy_note', subject: 'big', data: { noteId: 'note_1', author: 'stf_1', text: 'x'.repeat(6_000) } } as NewEvent;
-      const published = await publishIds(server, [...batch(3, 'before'), big, ...batch(3, 'after')]);
-      const deadLetterPath = join(dir, 'dead.ndjson');
+      const published = await publishIds(harness.server, [...batch(3, 'before'), big, ...batch(3, 'after')]);
+      const deadLetterPath = join(harness.dir, 'dead.ndjson');
       await start(destination({ maxEntryBytes: 4_000 }), deadLetterPath);
       await until(() => readNdjson(deadLetterPath).length >= 1 && intake.accepted().length >= 6, 'the dead letter and six logs');
       const dead = readNdjson<{ reason: string; event: SpecstreamEvent }>(deadLetterPath);
@@ -321,9 +302,9 @@ describe('DatadogDestination', () => {
     });
 
     it('dead-letters only the event of a batch that Datadog refuses with 400', async () => {
-      const published = await publishIds(server, batch(5, 'x'));
+      const published = await publishIds(harness.server, batch(5, 'x'));
       intake.respond = (request) => (request.entries.some((entry) => (entry.specstream as SpecstreamEvent).subject === 'x-2') ? { status: 400, body: { errors: ['bad log'] } } : undefined);
-      const deadLetterPath = join(dir, 'dead.ndjson');
+      const deadLetterPath = join(harness.dir, 'dead.ndjson');
       await start(destination(), deadLetterPath);
       await until(() => readNdjson(deadLetterPath).length >= 1 && intake.accepted().length >= 4, 'the dead letter and four logs');
       expect(readNdjson<{ reason: string; event: SpecstreamEvent }>(deadLetterPath).map((d) => [d.event.id, d.reason])).toEqual([[published[2], 'rejected: datadog answered 400: bad log']]);
@@ -331,15 +312,15 @@ describe('DatadogDestination', () => {
     });
 
     it('retries a 429 with Retry-After and delivers each event once', async () => {
-      const published = await publishIds(server, batch(4, 'rl'));
+      const published = await publishIds(harness.server, batch(4, 'rl'));
       intake.respond = (_request, index) => (index === 0 ? { status: 429, headers: { 'retry-after': '0' } } : undefined);
-      await start(destination());
+      const forwarder = await start(destination());
       await until(() => intake.accepted().length >= 4, 'four logs');
-      await forwarder!.stop();
+      await forwarder.stop();
       expect(intake.requests[0]!.status).toBe(429);
       expect(intake.requests.slice(1).every((r) => r.status === 202)).toBe(true);
       expect(ids(intake.accepted())).toEqual(published);
-      expect(forwarder!.metrics().datadog).toMatchObject({ sent: 4, failed: 1, retried: 1, deadLettered: 0 });
+      expect(forwarder.metrics().datadog).toMatchObject({ sent: 4, failed: 1, retried: 1, deadLettered: 0 });
     });
   });
 });

@@ -1,10 +1,15 @@
-/** Shared helpers of the destination tests: publishing, waiting with deadlines, recording destinations. */
-import { existsSync, readFileSync } from 'node:fs';
+/** Shared helpers of the destination tests: publishing, waiting with deadlines, recording destinations, a forwarder end to end. */
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach } from 'vitest';
 import type { NewEvent } from '../../src/client/index.js';
-import type { Destination } from '../../src/destinations/destination.js';
+import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
+import type { Destination, DestinationOptions } from '../../src/destinations/destination.js';
+import { Forwarder, type ForwarderOptions } from '../../src/destinations/forwarder.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
 import { catalog } from '../../src/generated/catalog.js';
-import { TEST_KEYS, type TestServer } from '../helpers/test-server.js';
+import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
 
 /** `n` grant.created events with subjects `<tag>-0` … */
 export function batch(n: number, tag: string): NewEvent[] {
@@ -58,4 +63,62 @@ export class RecordingDestination implements Destination {
   async close(): Promise<void> {
     this.closed += 1;
   }
+}
+
+/** What {@link useForwarderHarness} gives the tests of its `describe`; `server` and `dir` are the current test's. */
+export interface ForwarderHarness {
+  /** A real server, started before each test and disposed after it. */
+  readonly server: TestServer;
+  /** An empty temporary directory (`specstream-<tag>-…`), made before each test and removed after it. */
+  readonly dir: string;
+  /**
+   * Builds a forwarder that reads `server` as the reader key from the start of the log, with a
+   * {@link MemoryCheckpoint} (`forwarderOptions` replace any of these); adds `destination` with
+   * `options` laid over a short flush interval and quick retries (`flushIntervalMs: 10`,
+   * `maxRetries: 3`, `backoff: { initialMs: 5, maxMs: 50 }`); and starts it. The forwarder is stopped
+   * after the test, unless the test stopped it already.
+   */
+  start(destination: Destination, options?: DestinationOptions, forwarderOptions?: Partial<ForwarderOptions>): Promise<Forwarder>;
+}
+
+/**
+ * Registers `beforeEach`/`afterEach` hooks that give every test a real server and a temporary
+ * directory, and stop the test's forwarder, dispose the server and remove the directory after it.
+ * Call it inside a `describe`; `tag` names the directory.
+ */
+export function useForwarderHarness(tag: string): ForwarderHarness {
+  let server: TestServer | undefined;
+  let dir: string | undefined;
+  let forwarder: Forwarder | undefined;
+  beforeEach(async () => {
+    server = await startTestServer();
+    dir = mkdtempSync(join(tmpdir(), `specstream-${tag}-`));
+  });
+  afterEach(async () => {
+    await forwarder?.stop().catch(() => {});
+    forwarder = undefined;
+    await server?.dispose();
+    server = undefined;
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    dir = undefined;
+  });
+  const current = <T>(value: T | undefined, what: string): T => {
+    if (value === undefined) throw new Error(`useForwarderHarness(${JSON.stringify(tag)}): ${what} exists only while a test runs`);
+    return value;
+  };
+  return {
+    get server() {
+      return current(server, 'the server');
+    },
+    get dir() {
+      return current(dir, 'the directory');
+    },
+    async start(destination, options = {}, forwarderOptions = {}) {
+      const url = current(server, 'the server').url;
+      forwarder = new Forwarder({ url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' }, ...forwarderOptions });
+      forwarder.addDestination(destination, { flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 }, ...options });
+      await forwarder.start();
+      return forwarder;
+    },
+  };
 }

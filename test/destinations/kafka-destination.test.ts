@@ -9,14 +9,11 @@ import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import kafkajs, { type KafkaConfig, type KafkaMessage, type Producer, type ProducerBatch, type ProducerConfig } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
 import { PermanentError, RetryableError } from '../../src/destinations/destination.js';
-import { Forwarder } from '../../src/destinations/forwarder.js';
 import { KafkaDestination, kafkaTopic, toKafkaMessage, type KafkaDestinationOptions } from '../../src/destinations/kafka-destination.js';
 import type { GenericEnvelope, SpecstreamEvent } from '../../src/generated/events.js';
 import { uniqueName } from '../helpers/services.js';
-import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
-import { batch, publishIds, until } from './helpers.js';
+import { batch, publishIds, until, useForwarderHarness } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 /** kafkajs's own table of protocol errors and its retrier: the errors a real producer throws. */
@@ -311,9 +308,12 @@ describe('KafkaDestination', () => {
       vi.resetModules();
     });
 
-    it('gives kafkajs the brokers, client id, TLS, SASL, timeouts, retries and log level', async () => {
+    /**
+     * Mocks kafkajs with a `Kafka` that records the config of each client built and takes its
+     * producers from `kafka`, and imports the destination module afresh, against that mock.
+     */
+    async function importWithRecordedClients(kafka = new RecordingKafka()): Promise<{ configs: KafkaConfig[]; fresh: typeof import('../../src/destinations/kafka-destination.js') }> {
       const configs: KafkaConfig[] = [];
-      const kafka = new RecordingKafka();
       vi.doMock('kafkajs', async (importOriginal) => {
         const real = (await importOriginal<{ default: typeof kafkajs }>()).default;
         class Kafka {
@@ -327,7 +327,12 @@ describe('KafkaDestination', () => {
         return { default: { ...real, Kafka } };
       });
       vi.resetModules();
-      const fresh = await import('../../src/destinations/kafka-destination.js');
+      return { configs, fresh: await import('../../src/destinations/kafka-destination.js') };
+    }
+
+    it('gives kafkajs the brokers, client id, TLS, SASL, timeouts, retries and log level', async () => {
+      const kafka = new RecordingKafka();
+      const { configs, fresh } = await importWithRecordedClients(kafka);
       const destination = new fresh.KafkaDestination({
         topic: 'events',
         brokers: ' k1:9093 , k2:9093',
@@ -358,21 +363,7 @@ describe('KafkaDestination', () => {
     });
 
     it('defaults the client id, timeouts, retries and log level, without TLS or SASL', async () => {
-      const configs: KafkaConfig[] = [];
-      vi.doMock('kafkajs', async (importOriginal) => {
-        const real = (await importOriginal<{ default: typeof kafkajs }>()).default;
-        class Kafka {
-          constructor(config: KafkaConfig) {
-            configs.push(config);
-          }
-          producer(config: ProducerConfig): Producer {
-            return new RecordingKafka().producer(config);
-          }
-        }
-        return { default: { ...real, Kafka } };
-      });
-      vi.resetModules();
-      const fresh = await import('../../src/destinations/kafka-destination.js');
+      const { configs, fresh } = await importWithRecordedClients();
       await new fresh.KafkaDestination({ topic: 'events', brokers: ['k1:9092'] }).send([event()]);
       expect(configs).toEqual([
         { brokers: ['k1:9092'], clientId: 'specstream-forwarder', connectionTimeout: 1_000, requestTimeout: 30_000, retry: { retries: 5 }, logLevel: kafkajs.logLevel.ERROR },
@@ -434,8 +425,6 @@ describe.skipIf(!BROKERS)(`KafkaDestination against a broker${BROKERS ? '' : ' (
   const brokers = (BROKERS ?? '').split(',');
   const client = new kafkajs.Kafka({ brokers, clientId: 'specstream-test', logLevel: kafkajs.logLevel.NOTHING });
   let topic: string;
-  let server: TestServer | undefined;
-  let forwarder: Forwarder | undefined;
   const cleanups: (() => Promise<unknown>)[] = [];
 
   beforeEach(async () => {
@@ -449,12 +438,10 @@ describe.skipIf(!BROKERS)(`KafkaDestination against a broker${BROKERS ? '' : ' (
     });
   });
   afterEach(async () => {
-    await forwarder?.stop().catch(() => undefined);
-    forwarder = undefined;
-    await server?.dispose();
-    server = undefined;
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
+  // Registered after the hooks above, so that its afterEach (which stops the forwarder and disposes the server) runs before the cleanups.
+  const harness = useForwarderHarness('kafka');
 
   /** Reads the topic from the beginning until `n` records arrived. */
   async function consume(n: number): Promise<KafkaMessage[]> {
@@ -484,11 +471,8 @@ describe.skipIf(!BROKERS)(`KafkaDestination against a broker${BROKERS ? '' : ' (
   });
 
   it('receives the stream from a forwarder, every event in order', async () => {
-    server = await startTestServer();
-    const ids = await publishIds(server, batch(7, 'kafka'));
-    forwarder = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' } });
-    forwarder.addDestination(new KafkaDestination({ topic, brokers }), { batchSize: 3, flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 } });
-    await forwarder.start();
+    const ids = await publishIds(harness.server, batch(7, 'kafka'));
+    await harness.start(new KafkaDestination({ topic, brokers }), { batchSize: 3 });
     const received = await consume(7);
     expect(received.map((m) => m.headers!.ce_id!.toString())).toEqual(ids);
   });

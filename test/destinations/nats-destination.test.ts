@@ -12,14 +12,11 @@ import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
 import { connect, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
 import { PermanentError, RetryableError } from '../../src/destinations/destination.js';
-import { Forwarder } from '../../src/destinations/forwarder.js';
 import { NatsDestination, natsSubject, toNatsMessage, type NatsDestinationOptions } from '../../src/destinations/nats-destination.js';
 import type { GenericEnvelope, SpecstreamEvent } from '../../src/generated/events.js';
 import { checkNats, NATS_URL, uniqueName } from '../helpers/services.js';
-import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
-import { batch, publishIds, until } from './helpers.js';
+import { batch, publishIds, until, useForwarderHarness } from './helpers.js';
 
 const service = await checkNats();
 
@@ -292,23 +289,12 @@ describe.skipIf(service.skip)(`NatsDestination against NATS${service.skip ? ` (s
   });
 
   describe('end to end', () => {
-    let server: TestServer;
-    let forwarder: Forwarder | undefined;
-    beforeEach(async () => {
-      server = await startTestServer();
-    });
-    afterEach(async () => {
-      await forwarder?.stop().catch(() => undefined);
-      forwarder = undefined;
-      await server.dispose();
-    });
+    const harness = useForwarderHarness('nats-e2e');
 
     it('forwards a Specstream stream into a JetStream stream, every id in order', async () => {
       const stream = await createStream();
-      const ids = await publishIds(server, batch(23, 'nats'));
-      forwarder = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' } });
-      forwarder.addDestination(new NatsDestination({ servers: NATS_URL, subject: `${prefix}.{type}` }), { batchSize: 5, flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 } });
-      await forwarder.start();
+      const ids = await publishIds(harness.server, batch(23, 'nats'));
+      await harness.start(new NatsDestination({ servers: NATS_URL, subject: `${prefix}.{type}` }), { batchSize: 5 });
       await eventually(async () => (await jsm.streams.info(stream)).state.messages >= 23, '23 messages in the stream');
       const stored = await contents(stream);
       expect(stored.map((msg) => msg.header?.get('Nats-Msg-Id'))).toEqual(ids);

@@ -15,14 +15,11 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import S3rver from 's3rver';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { NewEvent } from '../../src/client/index.js';
-import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
 import { PermanentError, RetryableError } from '../../src/destinations/destination.js';
-import { Forwarder } from '../../src/destinations/forwarder.js';
 import { S3Destination, s3Objects, type S3DestinationOptions } from '../../src/destinations/s3-destination.js';
 import { catalog, type EventType } from '../../src/generated/catalog.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
-import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
-import { publishIds, until } from './helpers.js';
+import { publishIds, until, useForwarderHarness } from './helpers.js';
 
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -336,16 +333,7 @@ describe('S3Destination', () => {
   });
 
   describe('with the Forwarder', () => {
-    let server: TestServer;
-    let forwarder: Forwarder | undefined;
-    beforeEach(async () => {
-      server = await startTestServer();
-    });
-    afterEach(async () => {
-      await forwarder?.stop().catch(() => {});
-      forwarder = undefined;
-      await server.dispose();
-    });
+    const harness = useForwarderHarness('s3-e2e');
 
     it('delivers every event exactly once into objects partitioned by date and type', async () => {
       const types: EventType[] = ['grant.created', 'grant.revoked', 'token.issued'];
@@ -353,12 +341,10 @@ describe('S3Destination', () => {
         const type = types[i % 3 === 0 ? 0 : i % 5 === 0 ? 2 : 1]!;
         return { type, subject: `e2e-${i}`, data: catalog[type].example } as NewEvent;
       });
-      const ids = await publishIds(server, published);
+      const ids = await publishIds(harness.server, published);
       const s3 = new S3Destination({ bucket: 'bucket', prefix: 'e2e', endpoint, forcePathStyle: true, region: 'us-east-1', credentials: CREDENTIALS });
-      forwarder = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' } });
-      forwarder.addDestination(s3, { batchSize: 5, flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 } });
-      await forwarder.start();
-      await until(() => (forwarder!.metrics()[s3.name]?.sent ?? 0) >= ids.length, `${ids.length} events acknowledged`);
+      const forwarder = await harness.start(s3, { batchSize: 5 });
+      await until(() => (forwarder.metrics()[s3.name]?.sent ?? 0) >= ids.length, `${ids.length} events acknowledged`);
       await forwarder.stop();
 
       const objects = await readBucket(client, 'bucket', 'e2e/');

@@ -4,18 +4,14 @@
  * way Splunk documents it; and end to end from a real server through the forwarder.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
 import { PermanentError, RetryableError } from '../../src/destinations/destination.js';
-import { Forwarder } from '../../src/destinations/forwarder.js';
+import type { Forwarder } from '../../src/destinations/forwarder.js';
 import { SplunkHecDestination, type SplunkHecDestinationOptions } from '../../src/destinations/splunk-hec-destination.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
-import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
 import { FakeSplunkHec, type HecEvent, type HecRequest } from './fakes/splunk-hec.js';
-import { batch, publishIds, readNdjson, until } from './helpers.js';
+import { batch, publishIds, readNdjson, until, useForwarderHarness } from './helpers.js';
 
 const TOKEN = '11111111-2222-3333-4444-555555555555';
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -316,34 +312,19 @@ describe('SplunkHecDestination', () => {
   });
 
   describe('with the Forwarder', () => {
-    let server: TestServer;
-    let dir: string;
-    let forwarder: Forwarder | undefined;
+    const harness = useForwarderHarness('splunk');
 
-    beforeEach(async () => {
-      server = await startTestServer();
-      dir = mkdtempSync(join(tmpdir(), 'specstream-splunk-'));
-    });
-    afterEach(async () => {
-      await forwarder?.stop().catch(() => {});
-      forwarder = undefined;
-      await server.dispose();
-      rmSync(dir, { recursive: true, force: true });
-    });
-
-    function start(sink: SplunkHecDestination, deadLetterPath?: string): Promise<void> {
-      forwarder = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' } });
-      forwarder.addDestination(sink, { batchSize: 10, flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 }, deadLetterPath });
-      return forwarder.start();
+    function start(sink: SplunkHecDestination, deadLetterPath?: string): Promise<Forwarder> {
+      return harness.start(sink, { batchSize: 10, deadLetterPath });
     }
 
     it('delivers every published event in order with indexer acknowledgement, end to end', async () => {
       await startHec({ ack: true });
       const channel = randomUUID();
-      const published = await publishIds(server, batch(25, 'hec'));
+      const published = await publishIds(harness.server, batch(25, 'hec'));
       const sink = destination({ ack: true, channel, ackPollIntervalMs: 5, gzip: true });
-      await start(sink);
-      await until(() => (forwarder!.metrics()[sink.name]?.sent ?? 0) >= 25, '25 events acknowledged');
+      const forwarder = await start(sink);
+      await until(() => (forwarder.metrics()[sink.name]?.sent ?? 0) >= 25, '25 events acknowledged');
       expect(ids(hec.accepted())).toEqual(published);
       expect(hec.accepted().every(timeMatches)).toBe(true);
       expect(hec.requests.every((r) => r.channel === channel && r.encoding === 'gzip' && typeof r.answer.ackId === 'number')).toBe(true);
@@ -353,7 +334,7 @@ describe('SplunkHecDestination', () => {
 
     it('retries a 503 (server busy) with Retry-After and dead-letters only the event Splunk refuses with 400', async () => {
       await startHec();
-      const published = await publishIds(server, batch(5, 'x'));
+      const published = await publishIds(harness.server, batch(5, 'x'));
       let busy = true;
       hec.respond = (request) => {
         if (busy) {
@@ -362,7 +343,7 @@ describe('SplunkHecDestination', () => {
         }
         return request.events.some((e) => (e.event as SpecstreamEvent).subject === 'x-2') ? { status: 400, body: { text: 'Invalid data format', code: 6 } } : undefined;
       };
-      const deadLetterPath = join(dir, 'dead.ndjson');
+      const deadLetterPath = join(harness.dir, 'dead.ndjson');
       const sink = destination();
       await start(sink, deadLetterPath);
       await until(() => readNdjson(deadLetterPath).length >= 1 && hec.accepted().length >= 4, 'the dead letter and four events');

@@ -2,18 +2,14 @@
  * The webhook destination against a local node:http receiver that verifies each request with its
  * own implementation of the Standard Webhooks scheme (WebCrypto, not node:crypto's createHmac).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryCheckpoint } from '../../src/destinations/checkpoint.js';
-import { Forwarder } from '../../src/destinations/forwarder.js';
+import type { Forwarder } from '../../src/destinations/forwarder.js';
 import { signWebhook, WebhookDestination } from '../../src/destinations/webhook-destination.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
-import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
-import { batch, publishIds, readNdjson, until } from './helpers.js';
+import { batch, publishIds, readNdjson, until, useForwarderHarness } from './helpers.js';
 
 const SECRET = 'whsec_' + Buffer.from('a 32-byte key for the test recv!').toString('base64');
 
@@ -42,17 +38,12 @@ interface Received {
 }
 
 describe('WebhookDestination', () => {
-  let server: TestServer;
   let receiver: Server;
   let receiverUrl: string;
   let received: Received[];
   let respond: (request: Received, index: number) => { status: number; headers?: Record<string, string> };
-  let dir: string;
-  let forwarder: Forwarder | undefined;
 
   beforeEach(async () => {
-    server = await startTestServer();
-    dir = mkdtempSync(join(tmpdir(), 'specstream-webhook-'));
     received = [];
     respond = () => ({ status: 204 });
     receiver = createServer((request, response) => {
@@ -72,22 +63,18 @@ describe('WebhookDestination', () => {
     receiverUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   });
   afterEach(async () => {
-    await forwarder?.stop().catch(() => {});
-    forwarder = undefined;
     await new Promise((resolve) => receiver.close(resolve));
-    await server.dispose();
-    rmSync(dir, { recursive: true, force: true });
   });
+  // Registered after the receiver's hooks, so that its afterEach (which stops the forwarder) runs before the receiver closes.
+  const harness = useForwarderHarness('webhook');
 
-  function start(destination: WebhookDestination, deadLetterPath?: string): Promise<void> {
-    forwarder = new Forwarder({ url: server.url, token: TEST_KEYS.reader.secret, checkpoint: new MemoryCheckpoint(), from: { since: '2000-01-01T00:00:00Z' } });
-    forwarder.addDestination(destination, { batchSize: 5, flushIntervalMs: 10, maxRetries: 3, backoff: { initialMs: 5, maxMs: 50 }, deadLetterPath });
-    return forwarder.start();
+  function start(destination: WebhookDestination, deadLetterPath?: string): Promise<Forwarder> {
+    return harness.start(destination, { batchSize: 5, deadLetterPath });
   }
 
   describe('#send', () => {
     it('posts signed JSON arrays that an independent verifier accepts, every event in order', async () => {
-      const ids = await publishIds(server, batch(12, 'hook'));
+      const ids = await publishIds(harness.server, batch(12, 'hook'));
       await start(new WebhookDestination({ url: receiverUrl, secret: SECRET }));
       await until(() => received.flatMap((r) => r.events).length >= 12, '12 events at the receiver');
       expect(received.map((r) => r.verified)).toEqual([true, true, true]);
@@ -96,9 +83,9 @@ describe('WebhookDestination', () => {
     });
 
     it('is refused by the verifier when signed with another secret', async () => {
-      await publishIds(server, batch(1, 'wrong'));
+      await publishIds(harness.server, batch(1, 'wrong'));
       const other = 'whsec_' + Buffer.from('another key, not the receiver s').toString('base64');
-      const deadLetterPath = join(dir, 'dead.ndjson');
+      const deadLetterPath = join(harness.dir, 'dead.ndjson');
       await start(new WebhookDestination({ url: receiverUrl, secret: other }), deadLetterPath);
       await until(() => readNdjson(deadLetterPath).length >= 1, 'a dead letter');
       expect(received.map((r) => r.verified)).toEqual([false]);
@@ -106,20 +93,20 @@ describe('WebhookDestination', () => {
     });
 
     it('retries a 503 with Retry-After under the same webhook-id', async () => {
-      const ids = await publishIds(server, batch(3, 'retry'));
+      const ids = await publishIds(harness.server, batch(3, 'retry'));
       respond = (_, index) => (index === 0 ? { status: 503, headers: { 'retry-after': '0' } } : { status: 200 });
-      await start(new WebhookDestination({ url: receiverUrl, secret: SECRET }));
+      const forwarder = await start(new WebhookDestination({ url: receiverUrl, secret: SECRET }));
       await until(() => received.length >= 2, 'a retry');
-      await forwarder!.stop();
+      await forwarder.stop();
       expect(received.map((r) => r.events.map((e) => e.id))).toEqual([ids, ids]);
       expect(received[0]!.id).toBe(received[1]!.id);
-      expect(forwarder!.metrics()[`webhook:${new URL(receiverUrl).host}`]).toMatchObject({ sent: 3, failed: 1, retried: 1, deadLettered: 0 });
+      expect(forwarder.metrics()[`webhook:${new URL(receiverUrl).host}`]).toMatchObject({ sent: 3, failed: 1, retried: 1, deadLettered: 0 });
     });
 
     it('dead-letters a batch answered 422 and continues with the next', async () => {
-      const ids = await publishIds(server, batch(2, 'x'));
+      const ids = await publishIds(harness.server, batch(2, 'x'));
       respond = (request) => (request.events.some((e) => e.subject === 'x-0') ? { status: 422 } : { status: 204 });
-      const deadLetterPath = join(dir, 'dead.ndjson');
+      const deadLetterPath = join(harness.dir, 'dead.ndjson');
       await start(new WebhookDestination({ url: receiverUrl, secret: SECRET }), deadLetterPath);
       await until(() => readNdjson(deadLetterPath).length >= 1 && received.some((r) => r.events.some((e) => e.id === ids[1])), 'the dead letter and the next event');
       expect(readNdjson<{ event: { id: string } }>(deadLetterPath).map((d) => d.event.id)).toEqual([ids[0]]);
