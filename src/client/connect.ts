@@ -104,7 +104,12 @@ export interface ConnectOptions<P extends string = string> extends ClientOptions
   paths?: { sse?: string; ws?: string; head?: string };
 }
 
-type Item = { kind: 'event'; event: SpecstreamEvent } | { kind: 'dropped'; notice: DroppedNotice } | { kind: 'status'; frame: WsStatusFrame };
+type Item =
+  | { kind: 'event'; event: SpecstreamEvent }
+  | { kind: 'dropped'; notice: DroppedNotice }
+  | { kind: 'status'; frame: WsStatusFrame }
+  /** A live-only stream's resume point (SSE `stream.position`, WS `position`): where a reconnect resumes before any event arrived. */
+  | { kind: 'position'; id: string };
 
 interface Attempt {
   url: URL;
@@ -189,6 +194,10 @@ async function* sseAttempt(attempt: Attempt, fetchImpl: typeof fetch): AsyncGene
   let protocolError: SpecstreamError | undefined;
   const parser = createParser({
     onEvent(message) {
+      if (message.event === 'stream.position') {
+        if (message.id) pending.push({ kind: 'position', id: message.id });
+        return;
+      }
       if (message.event === 'stream.dropped') {
         pending.push({ kind: 'dropped', notice: JSON.parse(message.data) as DroppedNotice });
         return;
@@ -269,6 +278,7 @@ async function* wsAttempt(attempt: Attempt, options: ConnectOptions, fetchImpl: 
     }
     if (frame.type === 'event') queue.push({ kind: 'event', event: frame.event as SpecstreamEvent });
     else if (frame.type === 'status') queue.push({ kind: 'status', frame: frame as unknown as WsStatusFrame });
+    else if (frame.type === 'position' && typeof frame.id === 'string') queue.push({ kind: 'position', id: frame.id });
     else if (frame.type === 'dropped') queue.push({ kind: 'dropped', notice: frame as unknown as DroppedNotice });
     else if (frame.type === 'end') queue.push({ kind: 'end', reason: String(frame.reason) });
     else if (frame.type === 'error') queue.fail(new SpecstreamError(0, String(frame.code), String(frame.message)));
@@ -399,7 +409,8 @@ class EventSubscription implements Subscription {
     const paths = { ...DEFAULT_PATHS, ...options.paths };
     const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 65_000;
     let attempt = 0;
-    // A live-only subscription that has seen no event yet resumes from when it first opened.
+    // A live-only subscription that has seen no event and no resume point (an empty log, or an older
+    // server) resumes from when it first opened, by the client's clock.
     let openedAt: string | undefined;
     let fatal: unknown;
     this.#setState({ state: 'connecting', attempt: 0 });
@@ -443,6 +454,9 @@ class EventSubscription implements Subscription {
               if (this.#lastEventId !== undefined && id <= this.#lastEventId) continue;
               this.#lastEventId = id;
               yield item.event;
+            } else if (item.kind === 'position') {
+              // Nothing delivered yet: a reconnect resumes after the newest event this stream could have shown.
+              this.#lastEventId ??= item.id;
             } else if (item.kind === 'dropped') this.#emit('dropped', item.notice);
             else this.#emit('status', item.frame);
           }

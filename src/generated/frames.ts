@@ -20,6 +20,22 @@ export const wsEventFrame = z.strictObject({
 }) satisfies z.ZodType<WsEventFrame>;
 
 /**
+ * Resume point (WebSocket).
+ * Sent once at the start of a live-only stream when the log holds an event the reader may read.
+ */
+export interface WsPositionFrame {
+  type: 'position';
+  /** `evt_` followed by a 26-character ULID; strictly increasing in log order. */
+  id: string;
+}
+
+/** Validates the `position` frame. */
+export const wsPositionFrame = z.strictObject({
+  type: z.literal('position'),
+  id: z.string().regex(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/u),
+}) satisfies z.ZodType<WsPositionFrame>;
+
+/**
  * Status (WebSocket).
  * Sent every `status_s` seconds.
  */
@@ -101,11 +117,12 @@ export const wsErrorFrame = z.strictObject({
 }) satisfies z.ZodType<WsErrorFrame>;
 
 /** Any WebSocket frame the server sends. */
-export type WsFrame = WsEventFrame | WsStatusFrame | WsEndFrame | WsDroppedFrame | WsErrorFrame;
+export type WsFrame = WsEventFrame | WsPositionFrame | WsStatusFrame | WsEndFrame | WsDroppedFrame | WsErrorFrame;
 
 /** Validates any WebSocket frame, discriminated by `type`. */
 export const wsFrameSchema = z.discriminatedUnion('type', [
   wsEventFrame,
+  wsPositionFrame,
   wsStatusFrame,
   wsEndFrame,
   wsDroppedFrame,
@@ -132,6 +149,20 @@ export const streamDroppedData: z.ZodType<StreamDroppedData> = z.strictObject({
   first_missing_id: z.string().regex(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/u),
   last_missing_id: z.string().regex(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/u),
   backfill_url: z.string(),
+});
+
+/**
+ * Resume point (SSE).
+ * `id: <id>`, `event: stream.position`, `data: {"id":"<id>"}`, once at the start of a live-only stream.
+ */
+export interface StreamPositionData {
+  /** `evt_` followed by a 26-character ULID; strictly increasing in log order. */
+  id: string;
+}
+
+/** Validates the `data` of an SSE `stream.position` event. */
+export const streamPositionData: z.ZodType<StreamPositionData> = z.strictObject({
+  id: z.string().regex(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/u),
 });
 
 /** How one SSE message of the spec is framed (`x-specstream-sse`) and what its payload is. */
@@ -171,6 +202,17 @@ export const sseMessages: readonly SseMessageDescriptor[] = [
    * `retry: <ms>` sent once at connect.
    */
   { name: 'sseRetry', field: 'retry', schema: z.int().min(0) },
+  /**
+   * Resume point (SSE).
+   * `id: <id>`, `event: stream.position`, `data: {"id":"<id>"}`, once at the start of a live-only stream.
+   */
+  {
+    name: 'ssePosition',
+    field: 'data',
+    event: 'stream.position',
+    id: 'required',
+    schema: streamPositionData,
+  },
   /**
    * Heartbeat (SSE).
    * `: heartbeat` every `heartbeat_s` seconds.

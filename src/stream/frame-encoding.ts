@@ -23,6 +23,15 @@ export function sseRetryFrame(ms: number): Buffer {
   return Buffer.from(`retry: ${ms}\n\n`);
 }
 
+/**
+ * `id: <id>` / `event: stream.position` / `data: {"id":"<id>"}` (message `ssePosition`): the resume
+ * point of a live-only stream. Its `id:` becomes the client's last event id; listeners of catalog
+ * types and `onmessage` never see it.
+ */
+export function ssePositionFrame(id: string): Buffer {
+  return Buffer.from(`id: ${id}\nevent: stream.position\ndata: {"id":"${id}"}\n\n`);
+}
+
 /** `: heartbeat` (message `sseHeartbeat`). */
 export const SSE_HEARTBEAT = Buffer.from(': heartbeat\n\n');
 
@@ -52,6 +61,11 @@ export function sseDroppedFrames(notice: DropNotice): Buffer {
     backfill_url: notice.backfillUrl,
   });
   return Buffer.from(`: you are reading too slowly, dropped ${notice.count} messages\n\nevent: stream.dropped\ndata: ${data}\n\n`);
+}
+
+/** `{"type":"position","id":<id>}` (message `wsPosition`) as a complete WebSocket frame. */
+export function wsPositionFrame(id: string): Buffer {
+  return wsTextFrame(`{"type":"position","id":"${id}"}`);
 }
 
 /** `{"type":"event","event":<envelope>}` (message `wsEvent`) as a complete WebSocket frame. */

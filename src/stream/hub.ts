@@ -25,7 +25,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import { idUpperBoundAt, timeOfId } from '../store/event-id.js';
 import type { EncodedEvent, EncodedRead, ReadQuery, Store } from '../store/store.js';
-import { envelopeJson, wsTextFrame, type DropNotice, type WireFormat } from './frame-encoding.js';
+import { envelopeJson, ssePositionFrame, wsPositionFrame, wsTextFrame, type DropNotice, type WireFormat } from './frame-encoding.js';
 import { EventLedger, TypeIndex } from './ledger.js';
 import { EventRing, RingEntry } from './ring.js';
 import type { HubSnapshot } from './stream-hub.js';
@@ -212,7 +212,13 @@ export class Hub {
     const ring = this.ring!;
     const start = plan.live ? this.headId : plan.afterId;
     const subscriber = new Subscriber(transport, keyId, plan.types, this.typeIndex.mask(plan.types), plan.untilId, start);
-    if (plan.live) subscriber.seq = ring.nextSeq - 1;
+    if (plan.live) {
+      subscriber.seq = ring.nextSeq - 1;
+      // The newest event this stream could have shown: resuming after it is resuming at the head,
+      // without exposing the id of an event of a type the reader may not (or did not ask to) see.
+      const position = plan.types === undefined ? this.headId || undefined : this.ledger!.lastMatching(subscriber.mask);
+      if (position !== undefined) transport.write(transport.format === 'sse' ? ssePositionFrame(position) : wsPositionFrame(position));
+    }
     this.subscribers.add(subscriber);
     this.metrics.connections.inc({ transport: transport.format });
     if (plan.untilId !== undefined) this.armUntil(subscriber, plan.untilId);

@@ -19,6 +19,7 @@ export class FrameError extends Error {
 export type SseFrame =
   | { message: 'sseEvent'; id: string; event: string; data: SpecstreamEvent }
   | { message: 'sseStreamDropped'; event: 'stream.dropped'; data: StreamDroppedData }
+  | { message: 'ssePosition'; id: string; event: 'stream.position' }
   | { message: 'sseRetry'; retry: number }
   | { message: 'sseHeartbeat'; comment: 'heartbeat' }
   | { message: 'sseDroppedNotice'; comment: string }
@@ -33,7 +34,8 @@ function count(message: string): void {
 
 /**
  * Validates one SSE event (`data` field) as the message its `event:` and `id:` fields select:
- * `stream.dropped` is `sseStreamDropped` (no id), anything else must be `sseEvent` whose event
+ * `stream.dropped` is `sseStreamDropped` (no id), `stream.position` is `ssePosition` (its `id:`
+ * equal to the id in its data), anything else must be `sseEvent` whose event
  * name is the envelope's catalog type and whose `id:` is the envelope's id.
  */
 export function validateSseEvent(raw: { event?: string | undefined; id?: string | undefined; data: string }): SseFrame {
@@ -63,6 +65,12 @@ export function validateSseEvent(raw: { event?: string | undefined; id?: string 
     count('sseEvent');
     return { message: 'sseEvent', id: envelope.id, event, data: envelope };
   }
+  if (descriptor.name === 'ssePosition') {
+    const { id } = parsed as { id: string };
+    if (id !== raw.id) throw new FrameError(`ssePosition: id: ${raw.id} but data says ${id}`);
+    count('ssePosition');
+    return { message: 'ssePosition', id, event: 'stream.position' };
+  }
   if (descriptor.name === 'sseStreamDropped') {
     count('sseStreamDropped');
     return { message: 'sseStreamDropped', event: 'stream.dropped', data: parsed as StreamDroppedData };
@@ -76,6 +84,7 @@ export function validateSseEvent(raw: { event?: string | undefined; id?: string 
  * the event's own id; comments and `retry:` never reach EventSource listeners.
  */
 export function validateEventSourceEvent(event: { type: string; data: string; lastEventId: string }): SseFrame {
+  if (event.type === 'stream.position') return validateSseEvent({ event: event.type, id: event.lastEventId, data: event.data });
   if (explicitEventNames().has(event.type)) return validateSseEvent({ event: event.type, data: event.data });
   return validateSseEvent({ event: event.type, id: event.lastEventId, data: event.data });
 }

@@ -62,6 +62,8 @@ export class SseClient {
   readonly reader = new SseFrameReader(() => this.notify());
   /** The response body, for non-200 answers. */
   body = '';
+  /** The first 64 KiB of a 200 response exactly as received, for checks the parser cannot see (an `id:` line alone). */
+  raw = '';
   ended = false;
   private readonly listeners = new Set<() => void>();
 
@@ -72,6 +74,7 @@ export class SseClient {
   ) {
     response.on('data', (chunk: Buffer) => {
       if (status === 200) {
+        if (this.raw.length < 65_536) this.raw += chunk.toString();
         try {
           this.reader.feed(chunk);
         } catch {
