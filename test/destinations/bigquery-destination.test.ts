@@ -4,8 +4,6 @@
  * OAuth2Client holding a fixed access token, so nothing goes to Google.
  */
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BigQuery } from '@google-cloud/bigquery';
@@ -18,7 +16,7 @@ import type { Forwarder } from '../../src/destinations/forwarder.js';
 import { catalog, type EventType } from '../../src/generated/catalog.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
 import { googleError, startFakeBigQuery, type FakeBigQuery, type FakeField } from './fakes/bigquery-api.js';
-import { publishIds, readNdjson, until, useForwarderHarness } from './helpers.js';
+import { closedPort, publishIds, readNdjson, until, useForwarderHarness } from './helpers.js';
 
 const TOKEN = 'ya29.test-access-token';
 const INSERT_ALL = '/bigquery/v2/projects/proj/datasets/ds/tables/events/insertAll';
@@ -205,10 +203,7 @@ describe('BigQueryDestination', () => {
     });
 
     it('rejects with RetryableError when the API is unreachable', async () => {
-      const closed = createServer();
-      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-      const { port } = closed.address() as AddressInfo;
-      await new Promise((resolve) => closed.close(resolve));
+      const port = await closedPort();
       const error = await destination({ apiEndpoint: `http://127.0.0.1:${port}`, maxRetries: 0 })
         .send([event(1)])
         .catch((e: unknown) => e);

@@ -1,5 +1,6 @@
 /** Shared helpers of the destination tests: publishing, waiting with deadlines, recording destinations, a forwarder end to end. */
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach } from 'vitest';
@@ -121,4 +122,13 @@ export function useForwarderHarness(tag: string): ForwarderHarness {
       return forwarder;
     },
   };
+}
+
+/** A loopback port nothing listens on (bound, then released): connecting to it is refused. */
+export async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

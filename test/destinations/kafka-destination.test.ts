@@ -6,14 +6,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import kafkajs, { type KafkaConfig, type KafkaMessage, type Producer, type ProducerBatch, type ProducerConfig } from 'kafkajs';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { PermanentError, RetryableError } from '../../src/destinations/destination.js';
 import { KafkaDestination, kafkaTopic, toKafkaMessage, type KafkaDestinationOptions } from '../../src/destinations/kafka-destination.js';
 import type { GenericEnvelope, SpecstreamEvent } from '../../src/generated/events.js';
 import { uniqueName } from '../helpers/services.js';
-import { batch, publishIds, until, useForwarderHarness } from './helpers.js';
+import { closedPort, batch, publishIds, until, useForwarderHarness } from './helpers.js';
 
 const require = createRequire(import.meta.url);
 /** kafkajs's own table of protocol errors and its retrier: the errors a real producer throws. */
@@ -373,10 +372,7 @@ describe('KafkaDestination', () => {
 
   describe('with a real kafkajs client', () => {
     it('fails retryably when no broker listens', async () => {
-      const server = createServer();
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      const { port } = server.address() as { port: number };
-      await new Promise((resolve) => server.close(resolve));
+      const port = await closedPort();
       const destination = new KafkaDestination({ topic: 'events', brokers: `127.0.0.1:${port}`, retries: 1, logLevel: 'nothing' });
       const rejection = await destination.send([event()]).catch((error: unknown) => error);
       await destination.close();

@@ -6,7 +6,6 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { jetstreamManager, type JetStreamManager, type StoredMsg } from '@nats-io/jetstream';
@@ -16,7 +15,7 @@ import { PermanentError, RetryableError } from '../../src/destinations/destinati
 import { NatsDestination, natsSubject, toNatsMessage, type NatsDestinationOptions } from '../../src/destinations/nats-destination.js';
 import type { GenericEnvelope, SpecstreamEvent } from '../../src/generated/events.js';
 import { checkNats, NATS_URL, uniqueName } from '../helpers/services.js';
-import { batch, publishIds, until, useForwarderHarness } from './helpers.js';
+import { closedPort, batch, publishIds, until, useForwarderHarness } from './helpers.js';
 
 const service = await checkNats();
 
@@ -52,15 +51,6 @@ async function eventually(check: () => Promise<boolean>, what: string, timeoutMs
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** A port nothing listens on (bound, then released). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('toNatsMessage', () => {

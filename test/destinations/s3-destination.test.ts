@@ -19,7 +19,7 @@ import { PermanentError, RetryableError } from '../../src/destinations/destinati
 import { S3Destination, s3Objects, type S3DestinationOptions } from '../../src/destinations/s3-destination.js';
 import { catalog, type EventType } from '../../src/generated/catalog.js';
 import type { SpecstreamEvent } from '../../src/generated/events.js';
-import { publishIds, until, useForwarderHarness } from './helpers.js';
+import { closedPort, publishIds, until, useForwarderHarness } from './helpers.js';
 
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
@@ -216,10 +216,7 @@ describe('S3Destination', () => {
     });
 
     it('rejects with RetryableError when the endpoint is unreachable', async () => {
-      const closed = createServer();
-      await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-      const { port } = closed.address() as AddressInfo;
-      await new Promise((resolve) => closed.close(resolve));
+      const port = await closedPort();
       const error = await destination({ endpoint: `http://127.0.0.1:${port}`, maxAttempts: 1 })
         .send([event(1, 'grant.created', '2024-03-01T10:00:00Z')])
         .catch((e: unknown) => e);
