@@ -261,6 +261,57 @@ export class JetStreamStore implements Store, EncodedRead {
   }
 
   /**
+   * See `Store.lastIdOf`. A type's newest single-type message is the last on its subject (one
+   * direct get each); mixed-type messages stored after the newest of those are scanned in order.
+   */
+  async lastIdOf(types: readonly string[] | undefined): Promise<string | undefined> {
+    if (types === undefined) return (await this.bounds()).lastId;
+    this.assertOpen();
+    const wanted = new Set(types);
+    if (wanted.size === 0) return undefined;
+    this.assertConnected();
+    return this.guard(async () => {
+      await this.refreshFloor();
+      let newest: string | undefined;
+      let newestSeq = 0;
+      for (const type of wanted) {
+        if (!isSubjectSafe(type)) continue; // stored on the mixed subject
+        const message = await this.lastMessage(this.subject.typePrefix + type);
+        if (message === null) continue;
+        const record = toRecord(message);
+        const lines = visible(record, this.floor.ord);
+        if (lines.length === 0) continue;
+        const { id } = peek(lines.at(-1)!);
+        if (newest === undefined || id > newest) {
+          newest = id;
+          newestSeq = record.seq;
+        }
+      }
+      for (let seq = newestSeq + 1; ; ) {
+        const message = await this.nextMessage(this.subject.mixed, seq);
+        if (message === null) return newest;
+        const record = toRecord(message);
+        for (const line of visible(record, this.floor.ord)) {
+          const { id, type } = peek(line);
+          if (wanted.has(type) && (newest === undefined || id > newest)) newest = id;
+        }
+        seq = record.seq + 1;
+      }
+    });
+  }
+
+  /** The last message on `subject` (a direct get), or null when there is none. */
+  private async lastMessage(subject: string): Promise<StoredMsg | null> {
+    try {
+      return await this.jsm.direct.getMessage(this.name, { last_by_subj: subject });
+    } catch (error) {
+      if (error instanceof JetStreamApiError && error.code === 10037) return null;
+      if (error instanceof Error && /no message found|404/i.test(error.message)) return null;
+      throw error;
+    }
+  }
+
+  /**
    * Registers `onAppend`: called (coalesced) for each message stored on the stream by any node, as
    * an ordered consumer (headers only) delivers it, after a reconnect, and when the fallback poll
    * sees the last sequence move. Resolves once the consumer starts at the current tail, so nothing

@@ -251,6 +251,19 @@ export class PostgresStore implements Store, EncodedRead {
     return firstId === null || lastId === null ? {} : { firstId, lastId };
   }
 
+  /** See `Store.lastIdOf`: one `(type, id)` index lookup per type. */
+  async lastIdOf(types: readonly string[] | undefined): Promise<string | undefined> {
+    if (types === undefined) return (await this.bounds()).lastId;
+    this.assertOpen();
+    if (types.length === 0) return undefined;
+    const { rows } = await this.run<[string | null]>(
+      `SELECT max(l.id) FROM unnest($1::text[]) AS t(type)
+         CROSS JOIN LATERAL (SELECT id FROM ${this.table.events} e WHERE e.type = t.type ORDER BY id DESC LIMIT 1) l`,
+      [[...new Set(types)]],
+    );
+    return rows[0]?.[0] ?? undefined;
+  }
+
   /**
    * Registers `onAppend`: called (coalesced, in a microtask) when a NOTIFY arrives for a commit
    * by any node, when the poll sees the head move, and after the LISTEN connection is

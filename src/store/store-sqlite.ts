@@ -201,6 +201,7 @@ export class SqliteStore implements Store, EncodedRead {
     rangeRaw: Database.Statement<[string, string, number], RawEventRow>;
     bounds: Database.Statement<[], { firstId: string | null; lastId: string | null }>;
     nthNewest: Database.Statement<[number], string>;
+    lastOfType: Database.Statement<[string], string>;
     deleteEventsBelow: Database.Statement<[string, number]>;
     purgeIdempotency: Database.Statement<[number, number]>;
   };
@@ -246,6 +247,7 @@ export class SqliteStore implements Store, EncodedRead {
                 (SELECT id FROM events ORDER BY id DESC LIMIT 1) AS lastId`,
       ),
       nthNewest: db.prepare<[number], string>('SELECT id FROM events ORDER BY id DESC LIMIT 1 OFFSET ?').pluck(),
+      lastOfType: db.prepare<[string], string>('SELECT id FROM events WHERE type = ? ORDER BY id DESC LIMIT 1').pluck(),
       deleteEventsBelow: db.prepare(
         'DELETE FROM events WHERE seq IN (SELECT seq FROM events WHERE id < ? ORDER BY id LIMIT ?)',
       ),
@@ -340,6 +342,22 @@ export class SqliteStore implements Store, EncodedRead {
     try {
       const { firstId, lastId } = this.stmt.bounds.get()!;
       return firstId === null || lastId === null ? {} : { firstId, lastId };
+    } catch (error) {
+      throw toUnavailable(error, 'read');
+    }
+  }
+
+  /** See `Store.lastIdOf`: one `(type, id)` index lookup per type. */
+  async lastIdOf(types: readonly string[] | undefined): Promise<string | undefined> {
+    if (types === undefined) return (await this.bounds()).lastId;
+    this.assertOpen();
+    try {
+      let newest: string | undefined;
+      for (const type of new Set(types)) {
+        const id = this.stmt.lastOfType.get(type);
+        if (id !== undefined && (newest === undefined || id > newest)) newest = id;
+      }
+      return newest;
     } catch (error) {
       throw toUnavailable(error, 'read');
     }

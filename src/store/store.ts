@@ -105,6 +105,15 @@ export interface Store {
   bounds(): Promise<LogBounds>;
 
   /**
+   * The newest retained event's id among `types` (concrete types; every type when undefined), or
+   * undefined when none is retained; `[]` matches nothing. A live-only stream's resume point: it
+   * names no event of another type. Cost: one index lookup per type (SQLite, PostgreSQL); on
+   * JetStream one direct get per type plus a scan of the mixed-type messages stored after the
+   * newest single-type message found.
+   */
+  lastIdOf(types: readonly string[] | undefined): Promise<string | undefined>;
+
+  /**
    * Calls `onAppend` (without arguments, possibly coalesced) after new events become readable,
    * from this process or another node. Resolves once listening, so a `read` issued after it
    * resolves misses nothing. Stops when `signal` aborts.

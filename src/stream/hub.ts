@@ -47,8 +47,11 @@ export const UNTIL_GRACE_MS = 1000;
 /** Tail retry delays after a store failure. */
 const TAIL_RETRY_MIN_MS = 100;
 const TAIL_RETRY_MAX_MS = 5000;
-/** An exclusive lower bound below every event id, usable as `since_id` in a backfill link. */
-const ZERO_ID = 'evt_00000000000000000000000000';
+/**
+ * An exclusive lower bound below every event id (the origin of the log): usable as `since_id` in
+ * a backfill link, and the resume point of a live-only stream whose types have no event yet.
+ */
+export const ZERO_ID = 'evt_00000000000000000000000000';
 
 /** What the hub is built from. */
 export interface HubDeps {
@@ -212,18 +215,48 @@ export class Hub {
     const ring = this.ring!;
     const start = plan.live ? this.headId : plan.afterId;
     const subscriber = new Subscriber(transport, keyId, plan.types, this.typeIndex.mask(plan.types), plan.untilId, start);
-    if (plan.live) {
-      subscriber.seq = ring.nextSeq - 1;
-      // The newest event this stream could have shown: resuming after it is resuming at the head,
-      // without exposing the id of an event of a type the reader may not (or did not ask to) see.
-      const position = plan.types === undefined ? this.headId || undefined : this.ledger!.lastMatching(subscriber.mask);
-      if (position !== undefined) transport.write(transport.format === 'sse' ? ssePositionFrame(position) : wsPositionFrame(position));
-    }
     this.subscribers.add(subscriber);
     this.metrics.connections.inc({ transport: transport.format });
     if (plan.untilId !== undefined) this.armUntil(subscriber, plan.untilId);
-    this.resume(subscriber);
+    if (plan.live) {
+      subscriber.seq = ring.nextSeq - 1;
+      // Held (not ready) until its resume point is written, which must come before any event.
+      subscriber.reading = true;
+      this.track(this.startLive(subscriber));
+    } else {
+      this.resume(subscriber);
+    }
     return subscriber;
+  }
+
+  /**
+   * Writes a live-only stream's resume point, then lets it run. The point comes from the log, not
+   * from this process's memory: the newest retained event among the stream's types (which are
+   * only types the reader may read), or `ZERO_ID` when the log holds none, from which resuming
+   * replays every event of those types and so loses nothing. It never names another type's event.
+   * When that event is newer than the head this process had tailed, the stream starts after it
+   * (events of the stream's types up to its position are history for a live-only stream).
+   */
+  private async startLive(subscriber: Subscriber): Promise<void> {
+    let position: string;
+    try {
+      // For every type, the tailed head is in the log (or was, before retention) and is the stream's start.
+      position = subscriber.types === undefined ? this.headId : ((await this.store.lastIdOf(subscriber.types)) ?? '');
+    } catch (error) {
+      subscriber.reading = false;
+      this.fault(subscriber, error);
+      return;
+    }
+    subscriber.reading = false;
+    if (subscriber.ended || this.closing) return;
+    if (position > subscriber.cursorId) {
+      subscriber.cursorId = position;
+      subscriber.seq = undefined;
+    }
+    const id = position === '' ? ZERO_ID : position;
+    subscriber.transport.write(subscriber.transport.format === 'sse' ? ssePositionFrame(id) : wsPositionFrame(id));
+    subscriber.resumeRequested = false;
+    this.resume(subscriber);
   }
 
   /** Forgets a subscriber whose connection closed (or that ended). Safe to call twice. */

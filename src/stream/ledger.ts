@@ -144,24 +144,6 @@ export class EventLedger {
   }
 
   /**
-   * The id of the newest entry matching `mask` (every type when undefined), or undefined when no
-   * entry the ledger still covers matches. Chunks without a match are skipped by their per-type
-   * totals, so this costs O(chunks × 256) plus one chunk's scan.
-   */
-  lastMatching(mask: Uint8Array | undefined): string | undefined {
-    for (let c = this.chunks.length - 1; c >= 0; c--) {
-      const chunk = this.chunks[c]!;
-      if (chunk.length === 0) continue;
-      if (mask === undefined) return idAt(chunk, chunk.length - 1);
-      let any = false;
-      for (let index = 0; index < 256 && !any; index++) any = mask[index] === 1 && chunk.counts[index]! > 0;
-      if (!any) continue;
-      for (let i = chunk.length - 1; i >= 0; i--) if (mask[chunk.types[i]!] === 1) return idAt(chunk, i);
-    }
-    return undefined;
-  }
-
-  /**
    * The entries matching `mask` with `afterId < id` and id below `upper` (`< upper.id`, or
    * `<= upper.id` when `upper.inclusive`).
    */

@@ -346,6 +346,45 @@ export function describeStoreContract(name: string, open: () => Promise<StoreFix
       });
     });
 
+    describe('#lastIdOf', () => {
+      it('returns the newest retained id among the types, of no other type', async () => {
+        // Single-type batches and mixed ones: backends may store them differently.
+        await store.append([event('a', 1)]);
+        const mixed = (await store.append([event('b', 2), event('a', 3), event('c', 4)])).events;
+        const b5 = (await store.append([event('b', 5), event('b', 6)])).events;
+        const c7 = (await store.append([event('c', 7)])).events;
+
+        expect(await store.lastIdOf(['a'])).toBe(mixed[1]!.id);
+        expect(await store.lastIdOf(['b'])).toBe(b5[1]!.id);
+        expect(await store.lastIdOf(['a', 'c'])).toBe(c7[0]!.id);
+        expect(await store.lastIdOf(['a', 'a'])).toBe(mixed[1]!.id);
+        expect(await store.lastIdOf(undefined)).toBe(c7[0]!.id);
+        expect(await store.lastIdOf(['d'])).toBeUndefined();
+        expect(await store.lastIdOf([])).toBeUndefined();
+      });
+
+      it('forgets what retention deleted', async () => {
+        await store.append([event('a', 1)]);
+        await store.append([event('b', 2), event('a', 3)]);
+        const kept = (await store.append([event('b', 4)])).events;
+        await store.applyRetention({ maxCount: 1 });
+
+        expect(await store.lastIdOf(['a'])).toBeUndefined();
+        expect(await store.lastIdOf(['b'])).toBe(kept[0]!.id);
+      });
+
+      it('is undefined for an empty log', async () => {
+        expect(await store.lastIdOf(['a'])).toBeUndefined();
+        expect(await store.lastIdOf(undefined)).toBeUndefined();
+      });
+
+      it('rejects after close with STORE_CLOSED', async () => {
+        await store.close();
+
+        await expect(store.lastIdOf(['a'])).rejects.toMatchObject({ code: 'STORE_CLOSED' });
+      });
+    });
+
     describe('#watch', () => {
       it('calls onAppend after an append', async () => {
         let calls = 0;
@@ -511,6 +550,7 @@ export function describeStoreContract(name: string, open: () => Promise<StoreFix
           ['read', () => store.read({ limit: 1 })],
           ['get', () => store.get(idUpperBoundAt(0))],
           ['bounds', () => store.bounds()],
+          ['lastIdOf', () => store.lastIdOf(['a'])],
           ['watch', () => store.watch(() => {}, new AbortController().signal)],
           ['applyRetention', () => store.applyRetention({})],
           ['ping', () => store.ping()],

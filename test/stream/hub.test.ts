@@ -49,6 +49,7 @@ describe('Hub', () => {
       read: (q) => sqlite.read(q),
       get: (id) => sqlite.get(id),
       bounds: () => sqlite.bounds(),
+      lastIdOf: (types) => sqlite.lastIdOf(types),
       watch: (f, s) => sqlite.watch(f, s),
       applyRetention: (p) => sqlite.applyRetention(p),
       ping: () => sqlite.ping(),

@@ -33,22 +33,6 @@ describe('EventLedger', () => {
     });
   });
 
-  describe('#lastMatching', () => {
-    it('gives the newest entry of the masked types, across chunks, and undefined when none is covered', () => {
-      const types = new TypeIndex();
-      const ledger = new EventLedger(100_000, '');
-      expect(ledger.lastMatching(undefined)).toBeUndefined();
-      const ids = makeIds(10_000);
-      // One rare.type entry at 5, in the first 4096-entry chunk; the rest alternate.
-      ids.forEach((id, i) => ledger.append(id, types.of(i === 5 ? 'rare.type' : i % 2 === 0 ? 'a.x' : 'b.y')));
-      expect(ledger.lastMatching(undefined)).toBe(ids[9_999]);
-      expect(ledger.lastMatching(types.mask(['a.x']))).toBe(ids[9_998]);
-      expect(ledger.lastMatching(types.mask(['b.y']))).toBe(ids[9_999]);
-      expect(ledger.lastMatching(types.mask(['rare.type']))).toBe(ids[5]);
-      expect(ledger.lastMatching(types.mask(['never.seen']))).toBeUndefined();
-    });
-  });
-
   describe('#count', () => {
     it('counts whole chunks from their totals and partial chunks by scanning, matching a brute-force count', () => {
       const types = new TypeIndex();

@@ -11,7 +11,11 @@ import type { SpecstreamEvent } from '../../src/generated/events.js';
 import { TcpProxy } from '../cluster/harness.js';
 import { validateEventSourceEvent } from '../helpers/frames.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
+import { STREAM_BACKENDS, type SharedLog } from './backends.js';
 import { eventually, ids, openSse, openWs, publish, type SseClient } from './clients.js';
+
+/** The resume point when the log holds no event of the stream's types: resuming after it replays them all. */
+const ORIGIN_ID = 'evt_00000000000000000000000000';
 
 const newest = (events: SpecstreamEvent[], match: (e: SpecstreamEvent) => boolean = () => true) => events.filter(match).at(-1)!.id;
 
@@ -58,15 +62,15 @@ describe('resume point of a live-only stream', () => {
       expect(client.raw).toContain(`data: {"id":"${newest(events, (e) => e.type === 'security.alert')}"}\n`);
     });
 
-    it('is absent from an empty log, from a history stream, and when no event of the types was seen', async () => {
+    it('is the origin id when the log holds no event of the types (an empty log too), and absent from a history stream', async () => {
       const empty = await sse('/v1/events/stream');
-      expect(empty.raw).toBe('retry: 100\n\n');
+      expect(empty.raw).toBe(`retry: 100\n\nid: ${ORIGIN_ID}\nevent: stream.position\ndata: {"id":"${ORIGIN_ID}"}\n\n`);
       const events = await publish(server, 5, { types: ['grant.created'] });
       const history = await sse(`/v1/events/stream?since_id=${events[1]!.id}`);
       await history.waitForEvents(3);
       expect(history.raw).not.toContain('position');
       const none = await sse('/v1/events/stream?types=security.alert');
-      expect(none.raw).toBe('retry: 100\n\n');
+      expect(none.raw).toBe(`retry: 100\n\nid: ${ORIGIN_ID}\nevent: stream.position\ndata: {"id":"${ORIGIN_ID}"}\n\n`);
     });
   });
 
@@ -118,5 +122,80 @@ describe('resume point of a live-only stream', () => {
       const [next] = await publish(server, 1);
       expect(((await first).value as SpecstreamEvent).id).toBe(next!.id);
     });
+  });
+});
+
+describe.each(STREAM_BACKENDS.map((backend) => [backend.name, backend] as const))('resume point from the log (%s)', (_name, backend) => {
+  let log: SharedLog;
+  const closers: (() => void)[] = [];
+  beforeEach(() => {
+    log = backend.open();
+  });
+  afterEach(async () => {
+    for (const close of closers.splice(0)) close();
+    await log.cleanup();
+  });
+
+  async function firstFrames(server: TestServer, path: string, headers: Record<string, string>): Promise<SseClient> {
+    const client = await openSse(server, path, headers);
+    closers.push(() => client.close());
+    await client.waitFor((c) => c.frames.length >= 2, 'retry: and the resume point');
+    return client;
+  }
+
+  it.skipIf(backend.skip)(
+    'a grant.* reader while only other types exist: disconnecting before its first event, it resumes with the event published meanwhile (SSE)',
+    async () => {
+      const server = await log.node({ retry_ms: 100 });
+      const others = await publish(server, 6, { types: ['audit_log.created', 'security.alert'] });
+      const first = await firstFrames(server, '/v1/events/stream', server.auth('grants'));
+      const position = first.frames[1] as { message: string; id: string };
+      expect(position).toMatchObject({ message: 'ssePosition', id: ORIGIN_ID });
+      for (const other of others) expect(first.raw).not.toContain(other.id);
+      first.close();
+
+      const [missed] = await publish(server, 1, { types: ['grant.created'] });
+      const again = await openSse(server, '/v1/events/stream', { ...server.auth('grants'), 'Last-Event-ID': position.id });
+      closers.push(() => again.close());
+      await again.waitForEvents(1);
+      expect(ids(again.events)).toEqual([missed!.id]);
+    },
+  );
+
+  it.skipIf(backend.skip)('names the newest readable event of the log, although this node never saw it (SSE and WebSocket)', async () => {
+    const before = await log.node();
+    const events = await publish(before, 8, { types: ['grant.created', 'audit_log.created', 'security.alert'] });
+    const newestGrant = newest(events, (e) => e.type === 'grant.created');
+    // A node started afterwards: its memory (ring, ledger) holds none of these events.
+    const server = await log.node();
+    expect(server.hub.snapshot().ledgerLength).toBe(0);
+
+    const sseClient = await firstFrames(server, '/v1/events/stream', server.auth('grants'));
+    expect(sseClient.frames[1]).toMatchObject({ message: 'ssePosition', id: newestGrant });
+    const wsClient = await openWs(server, '/v1/events/ws', server.auth('grants'));
+    closers.push(() => wsClient.close());
+    await wsClient.waitFor((c) => c.frames.length >= 1, 'the position frame');
+    expect(wsClient.frames[0]).toEqual({ type: 'position', id: newestGrant });
+    const audit = await openWs(server, '/v1/events/ws?types=audit_log.created', server.auth('reader'));
+    closers.push(() => audit.close());
+    await audit.waitFor((c) => c.frames.length >= 1, 'the position frame');
+    expect(audit.frames[0]).toEqual({ type: 'position', id: newest(events, (e) => e.type === 'audit_log.created') });
+  });
+
+  it.skipIf(backend.skip)('sends the WebSocket position frame when the types have no event, and resuming from it misses nothing', async () => {
+    const server = await log.node();
+    await publish(server, 3, { types: ['audit_log.created'] });
+    const first = await openWs(server, '/v1/events/ws', server.auth('grants'));
+    closers.push(() => first.close());
+    await first.waitFor((c) => c.frames.length >= 1, 'the position frame');
+    expect(first.frames[0]).toEqual({ type: 'position', id: ORIGIN_ID });
+    first.close();
+    await first.waitForClose();
+
+    const [missed] = await publish(server, 1, { types: ['grant.revoked'] });
+    const again = await openWs(server, `/v1/events/ws?last_event_id=${ORIGIN_ID}`, server.auth('grants'));
+    closers.push(() => again.close());
+    await again.waitForEvents(1);
+    expect(ids(again.events)).toEqual([missed!.id]);
   });
 });
