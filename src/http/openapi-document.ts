@@ -20,7 +20,7 @@ export interface RouteOperation {
   /** The same path in express syntax, e.g. `/v1/events/:id`. */
   expressPath: string;
   permission: Permission;
-  /** `sse` or `ws` for streaming operations (`x-specstream-transport`). */
+  /** `sse` or `ws` for streaming operations (`x-specstream-operation` stream-sse or stream-ws). */
   transport?: 'sse' | 'ws';
 }
 
@@ -51,7 +51,8 @@ export function listOperations(document: OpenApiDocument = loadOpenApiDocument()
       const operationId = operation.operationId;
       if (typeof operationId !== 'string') throw new TypeError(`${method.toUpperCase()} ${path} has no operationId`);
       const permission = (operation['x-specstream-permission'] ?? 'read') as Permission;
-      const transport = operation['x-specstream-transport'] as RouteOperation['transport'];
+      const role = operation['x-specstream-operation'];
+      const transport = role === 'stream-sse' ? 'sse' : role === 'stream-ws' ? 'ws' : undefined;
       operations.push({
         operationId,
         method,

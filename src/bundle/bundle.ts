@@ -1,0 +1,167 @@
+/**
+ * A loaded spec bundle: everything a client sees, read from a bundle folder (docs/bundles.md).
+ * The engine (store, hub, fan-out) is the same for every bundle; this object tells it the paths,
+ * auth, scope names, parameter names, error bodies, envelope and frames.
+ */
+import type { FieldMap } from './field-map.js';
+import type { JsonObject } from './yaml-document.js';
+
+/** The built-in behaviour an operation runs (`x-specstream-operation`). */
+export const OPERATION_ROLES = [
+  'publish',
+  'list',
+  'get-event',
+  'stream-sse',
+  'stream-ws',
+  'check-stream',
+  'catalog',
+  'health',
+  'readiness',
+  'metrics',
+  'spec',
+  'docs',
+  'docs-page',
+  'console',
+  'console-asset',
+] as const;
+export type OperationRole = (typeof OPERATION_ROLES)[number];
+
+/** What an operation needs of the caller. */
+export type Permission = 'public' | 'read' | 'write' | 'admin';
+
+/** What a parameter means (`x-specstream-param`). */
+export const PARAM_ROLES = ['types', 'since', 'until', 'since_id', 'until_id', 'last_event_id', 'token', 'limit', 'cursor', 'id'] as const;
+export type ParamRole = (typeof PARAM_ROLES)[number];
+
+/** A parameter of an operation with its role (undefined: an ordinary parameter the engine ignores). */
+export interface BundleParam {
+  name: string;
+  in: 'query' | 'header' | 'path' | 'cookie';
+  role?: ParamRole;
+}
+
+/** One accepted way to authenticate (`components.securitySchemes`). */
+export type SecurityScheme =
+  | { kind: 'bearer'; name: string }
+  | { kind: 'basic'; name: string }
+  | { kind: 'apiKey'; name: string; in: 'query' | 'header'; param: string };
+
+/** One operation of the bundle's OpenAPI document, as routing, auth and handlers need it. */
+export interface BundleOperation {
+  operationId: string;
+  method: 'get' | 'put' | 'post' | 'delete' | 'patch' | 'head' | 'options';
+  /** The OpenAPI path template, e.g. `/v1/events/{id}`. */
+  path: string;
+  /** The same path in express syntax, e.g. `/v1/events/:id`. */
+  expressPath: string;
+  role: OperationRole;
+  permission: Permission;
+  /** Type globs the operation is restricted to, or undefined for the whole catalog. */
+  types?: readonly string[];
+  params: readonly BundleParam[];
+  /** Accepted schemes, in the document's order. */
+  schemes: readonly SecurityScheme[];
+  /** True when a caller without credentials is accepted (as the anonymous principal). */
+  anonymous: boolean;
+}
+
+/** The bundle's scope names (`x-specstream-scopes`). */
+export interface ScopeNames {
+  read: string;
+  write: string;
+  admin: string;
+  /** Between `read`/`write` and a type glob: `events:read:grant.*`. */
+  separator: string;
+}
+
+/** A rule between query parameters (`x-specstream-query-rules`), written against parameter roles. */
+export type QueryRule =
+  | { rule: 'requires'; param: ParamRole; requires: ParamRole; code: string; message: string }
+  | { rule: 'excludes'; param: ParamRole; excludes: ParamRole; code: string; message: string }
+  | { rule: 'ordered'; param: ParamRole; before: ParamRole; code: string; message: string }
+  | { rule: 'format'; param: ParamRole; format: 'date-time' | 'event-id'; code: string; message: string }
+  | { rule: 'catalog'; param: ParamRole; code: string; message: string };
+
+/** How errors become bodies (`x-specstream-errors`). */
+export interface ErrorStyle {
+  /** The default body map over `$error.*`; undefined means the native registry body. */
+  body?: FieldMap;
+  /** Per registry code: a replacement status and/or body. */
+  codes: ReadonlyMap<string, { status?: number; body?: FieldMap }>;
+}
+
+/** How a stored event appears on the wire (`x-specstream-envelope`). */
+export type EnvelopeSpec = { preset: 'cloudevents' } | { preset: 'fields'; map: FieldMap };
+
+/** One SSE frame kind, as the bundle declares it. */
+export type SseFrameSpec =
+  | { role: 'event'; message: string; naming: 'type' | 'none' | { name: string }; id: boolean }
+  | { role: 'retry'; message: string }
+  | { role: 'position'; message: string; form: 'event' | 'id-only'; event?: string; field: string }
+  | { role: 'heartbeat'; message: string; text: string }
+  | { role: 'dropped-notice'; message: string; prefix: string; suffix: string }
+  | { role: 'dropped'; message: string; event?: string; map: FieldMap }
+  | { role: 'error'; message: string; text: string };
+
+/** One WebSocket frame kind, as the bundle declares it. */
+export type WsFrameSpec =
+  | { role: 'event'; message: string; types?: readonly string[]; template: FrameTemplate }
+  | { role: 'position' | 'status' | 'end' | 'dropped' | 'error'; message: string; map: FieldMap; everyMs?: number };
+
+/**
+ * An event frame's layout from its payload schema: properties in order, each a constant or the
+ * envelope (`at`). `at: ''` means the frame is the envelope itself.
+ */
+export interface FrameTemplate {
+  /** JSON text before the envelope, e.g. `{"type":"event","event":`; empty for a bare envelope. */
+  before: string;
+  /** JSON text after it, e.g. `}`. */
+  after: string;
+}
+
+/** A stream channel of the AsyncAPI document bound to a `stream-sse` or `stream-ws` operation. */
+export interface StreamChannel {
+  /** The channel's key in `channels`. */
+  id: string;
+  address: string;
+  kind: 'sse' | 'ws';
+  sse: SseFrameSpec[];
+  ws: WsFrameSpec[];
+}
+
+/** One event type of the catalog. */
+export interface CatalogType {
+  type: string;
+  /** The message key in the AsyncAPI document. */
+  message: string;
+  title: string;
+  summary: string;
+  description?: string;
+  deprecated: boolean;
+  /** JSON Schema of `data`, refs inlined. */
+  schema: JsonObject;
+  /** An example `data`. */
+  example?: JsonObject;
+}
+
+/** A loaded bundle. */
+export interface Bundle {
+  /** The bundle folder, absolute. */
+  dir: string;
+  /** The folder's name (`audit-log`), or `specstream` for the native bundle. */
+  name: string;
+  native: boolean;
+  title: string;
+  openapi: JsonObject;
+  asyncapi: JsonObject;
+  operations: readonly BundleOperation[];
+  scopes: ScopeNames;
+  errors: ErrorStyle;
+  envelope: EnvelopeSpec;
+  catalog: readonly CatalogType[];
+  /** Channels by kind (at most one of each: the bundle's SSE and WebSocket streams). */
+  channels: { sse?: StreamChannel; ws?: StreamChannel };
+  queryRules: readonly QueryRule[];
+  /** `specstream.yaml` of the bundle: configuration defaults. */
+  defaults: JsonObject;
+}
