@@ -1,7 +1,6 @@
 #!/usr/bin/env node
-// The `specstream` command: runs the TypeScript CLI through tsx's loader.
-import { register } from 'tsx/esm/api';
+// The `specstream` command: runs the compiled CLI (dist/, built by `npm run build`, which `npm install`
+// in a clone and `npm pack` run through `prepare`). Plain node, no TypeScript toolchain at run time.
+import { main } from '../dist/cli/main.js';
 
-register();
-const { main } = await import('../src/cli/main.ts');
 process.exitCode = await main(process.argv.slice(2));

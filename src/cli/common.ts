@@ -12,7 +12,10 @@ export const CLIENT_OPTIONS = {
 } as const satisfies ParseArgsConfig['options'];
 
 /** Parses `args` strictly; unknown flags and stray positionals are usage errors. */
-export function parse<O extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: O) {
+export function parse<O extends NonNullable<ParseArgsConfig['options']>>(
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
   try {
     return parseArgs({ args, options, strict: true, allowPositionals: false }).values;
   } catch (error) {

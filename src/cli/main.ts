@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { OPTIONS, envName, flagName } from '../config/options.js';
 import { SpecstreamError } from '../client/errors.js';
@@ -52,17 +53,29 @@ const commands: Record<string, Command> = {
     summary: 'Regenerate src/generated/ from specs/ (same as npm run generate).',
     usage: 'specstream generate',
     async run() {
-      const { generate } = await import('../../scripts/generate.js');
+      // scripts/ is development tooling (it needs devDependencies) and is not compiled into dist/ nor
+      // shipped: the specifier is a variable so that tsc does not pull it into the build.
+      const script = '../../scripts/generate.js';
+      if (!import.meta.url.endsWith('.ts')) {
+        throw new Error('generate runs from a clone of the repository: npm run generate');
+      }
+      const { generate } = (await import(script)) as { generate(): Promise<void> };
       await generate();
       return EXIT.ok;
     },
   },
 };
 
+/** The `version` of the package.json next to src/ (or dist/), which both sit one level below. */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
 function help(): string {
   const lines = ['Usage: specstream <command> [options]', '', 'Commands:'];
   for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
-  lines.push('', 'Run `specstream <command> --help` for a command\'s options.');
+  lines.push('', 'Run `specstream <command> --help` for a command\'s options, `specstream --version` for the version.');
   return lines.join('\n');
 }
 
@@ -84,6 +97,10 @@ function commandHelp(command: Command): string {
 /** Runs the CLI with `argv` (without node and the script) and resolves with the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-v' || name === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return EXIT.ok;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${help()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
@@ -121,7 +138,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// Run when executed directly (`tsx src/cli/main.ts`, as `npm start` does); bin/specstream.js imports `main`.
-if ((process.argv[1] ?? '').endsWith('cli/main.ts')) {
+// Run when executed directly (`node dist/cli/main.js`, or `tsx src/cli/main.ts` as the tests do);
+// bin/specstream.js imports `main`.
+if (/cli[\\/]main\.[jt]s$/.test(process.argv[1] ?? '')) {
   process.exitCode = await main(process.argv.slice(2));
 }

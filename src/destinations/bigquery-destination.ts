@@ -6,6 +6,7 @@
 import type { BigQuery, BigQueryOptions } from '@google-cloud/bigquery';
 import type { SpecstreamEvent } from '../generated/events.js';
 import { isRetryableStatus, PermanentError, RetryableError, type Destination } from './destination.js';
+import { assertPeerInstalled, importPeer } from './optional-peer.js';
 
 /** Options of {@link BigQueryDestination}. Everything but `bigquery` and `authClient` is plain data (a config file can hold it). */
 export interface BigQueryDestinationOptions {
@@ -165,7 +166,10 @@ export class BigQueryDestination implements Destination {
   #client: Promise<BigQuery> | undefined;
   #closed = false;
 
-  /** @throws TypeError without `dataset` or `table`; RangeError on `maxRetries` < 0 or `timeoutMs` <= 0 */
+  /**
+   * @throws TypeError without `dataset` or `table`; RangeError on `maxRetries` < 0 or `timeoutMs` <= 0;
+   * MissingPeerError without `@google-cloud/bigquery` installed (unless `bigquery` is given)
+   */
   constructor(options: BigQueryDestinationOptions) {
     if (typeof options.dataset !== 'string' || options.dataset === '') throw new TypeError('BigQueryDestination: `dataset` is required');
     if (typeof options.table !== 'string' || options.table === '') throw new TypeError('BigQueryDestination: `table` is required');
@@ -173,6 +177,7 @@ export class BigQueryDestination implements Destination {
       throw new RangeError(`BigQueryDestination: maxRetries must be an integer >= 0, got ${options.maxRetries}`);
     }
     if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw new RangeError(`BigQueryDestination: timeoutMs must be > 0, got ${options.timeoutMs}`);
+    if (!options.bigquery) assertPeerInstalled('BigQueryDestination', '@google-cloud/bigquery');
     this.#options = options;
     const project = options.projectId ?? options.bigquery?.projectId;
     this.name = options.name ?? `bigquery:${project && project !== '{{projectId}}' ? `${project}.` : ''}${options.dataset}.${options.table}`;
@@ -182,7 +187,7 @@ export class BigQueryDestination implements Destination {
   #bigquery(): Promise<BigQuery> {
     this.#client ??= (async () => {
       if (this.#options.bigquery) return this.#options.bigquery;
-      const { BigQuery } = await import('@google-cloud/bigquery');
+      const { BigQuery } = await importPeer('BigQueryDestination', '@google-cloud/bigquery', () => import('@google-cloud/bigquery'));
       const { projectId, keyFilename, credentials, apiEndpoint, authClient, maxRetries } = this.#options;
       // `maxRetries: 0` would be read as "unset" (3) by the client: autoRetry false is how to turn retries off.
       const retryOptions = maxRetries === 0 ? { autoRetry: false } : { maxRetries: maxRetries ?? 3 };

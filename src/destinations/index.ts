@@ -22,6 +22,7 @@ export { signWebhook, WebhookDestination, webhookMessageId, type WebhookDestinat
 export { ForwardConfigError, interpolateEnv, loadForwardConfig, parseForwardConfig, type ForwardConfig } from './forward-config.js';
 export { DESTINATION_TYPES, type DestinationType } from './forward-destinations.js';
 export { registerForwarderMetrics } from './forwarder-metrics.js';
+export { MissingPeerError } from './optional-peer.js';
 export { S3Destination, s3Objects, type S3DestinationOptions, type S3Object } from './s3-destination.js';
 export { BigQueryDestination, bigQueryRow, bigQueryTableSchema, type BigQueryDestinationOptions, type BigQueryField, type BigQueryRow } from './bigquery-destination.js';
 export {

@@ -9,6 +9,7 @@ import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { CompressionTypes, Kafka, KafkaConfig, Producer, ProducerBatch, SASLOptions } from 'kafkajs';
 import type { GenericEnvelope, SpecstreamEvent } from '../generated/events.js';
 import { PermanentError, RetryableError, type Destination } from './destination.js';
+import { assertPeerInstalled, importPeer } from './optional-peer.js';
 
 /** Which attribute of an event becomes the record key, and so chooses the partition. */
 export type KafkaKeyAttribute = 'subject' | 'type' | 'id';
@@ -180,6 +181,7 @@ export class KafkaDestination implements Destination {
    * @throws TypeError without `topic`, with a template that has another placeholder than `{type}`,
    * without `brokers` (unless `kafka` or `producer` is given), or with an unknown `key`
    * @throws RangeError when the topic template cannot give a legal topic, or on a bad number
+   * @throws MissingPeerError without `kafkajs` installed (unless `kafka` or `producer` is given)
    */
   constructor(options: KafkaDestinationOptions) {
     if (typeof options.topic !== 'string' || options.topic === '') throw new TypeError('KafkaDestination: `topic` is required');
@@ -202,6 +204,7 @@ export class KafkaDestination implements Destination {
     if (this.#brokers.length === 0 && !options.kafka && !options.producer) {
       throw new TypeError('KafkaDestination: `brokers` is required (or an injected `kafka` or `producer`)');
     }
+    if (!options.kafka && !options.producer) assertPeerInstalled('KafkaDestination', 'kafkajs');
     this.#options = options;
     this.name = options.name ?? `kafka:${options.topic}`;
   }
@@ -257,7 +260,7 @@ export class KafkaDestination implements Destination {
     const retry = { retries: this.#options.retries ?? 5 };
     let kafka = this.#options.kafka;
     if (!kafka) {
-      const kafkajs = (await import('kafkajs')).default;
+      const kafkajs = (await importPeer('KafkaDestination', 'kafkajs', () => import('kafkajs'))).default;
       const levels = { nothing: kafkajs.logLevel.NOTHING, error: kafkajs.logLevel.ERROR, warn: kafkajs.logLevel.WARN, info: kafkajs.logLevel.INFO, debug: kafkajs.logLevel.DEBUG };
       const config: KafkaConfig = {
         brokers: this.#brokers,

@@ -7,6 +7,7 @@ import { gzip as gzipCallback } from 'node:zlib';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { SpecstreamEvent } from '../generated/events.js';
 import { isRetryableStatus, PermanentError, RetryableError, type Destination } from './destination.js';
+import { assertPeerInstalled, importPeer } from './optional-peer.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -127,7 +128,9 @@ function classify(error: unknown, name: string): RetryableError | PermanentError
  * trailing checksum (which servers that do not decode it would store verbatim); a server that rejects
  * the `x-amz-checksum-*` headers needs `requestChecksumCalculation: 'WHEN_REQUIRED'`.
  *
- * The AWS SDK is imported on the first `send`, so importing this module does not load it.
+ * The AWS SDK (`@aws-sdk/client-s3`, an optional peer dependency) is imported on the first `send`,
+ * so importing this module does not load it; constructing one without it installed throws
+ * `MissingPeerError`.
  */
 export class S3Destination implements Destination {
   readonly name: string;
@@ -136,13 +139,14 @@ export class S3Destination implements Destination {
   #ownsClient: boolean;
   #closed = false;
 
-  /** @throws TypeError without `bucket`; RangeError on `maxAttempts` < 1 or `timeoutMs` <= 0 */
+  /** @throws TypeError without `bucket`; RangeError on `maxAttempts` < 1 or `timeoutMs` <= 0; MissingPeerError without `@aws-sdk/client-s3` */
   constructor(options: S3DestinationOptions) {
     if (typeof options.bucket !== 'string' || options.bucket === '') throw new TypeError('S3Destination: `bucket` is required');
     if (options.maxAttempts !== undefined && !(Number.isInteger(options.maxAttempts) && options.maxAttempts >= 1)) {
       throw new RangeError(`S3Destination: maxAttempts must be an integer >= 1, got ${options.maxAttempts}`);
     }
     if (options.timeoutMs !== undefined && !(options.timeoutMs > 0)) throw new RangeError(`S3Destination: timeoutMs must be > 0, got ${options.timeoutMs}`);
+    assertPeerInstalled('S3Destination', '@aws-sdk/client-s3');
     this.#options = options;
     this.#ownsClient = options.client === undefined;
     this.name = options.name ?? `s3:${options.bucket}/${(options.prefix ?? 'events').replace(/^\/+|\/+$/g, '')}`;
@@ -150,7 +154,7 @@ export class S3Destination implements Destination {
 
   /** The client, built on first use from the lazily imported SDK. */
   #sdk() {
-    this.#client ??= import('@aws-sdk/client-s3').then((sdk) => {
+    this.#client ??= importPeer('S3Destination', '@aws-sdk/client-s3', () => import('@aws-sdk/client-s3')).then((sdk) => {
       const options = this.#options;
       if (options.client) return { client: options.client, PutObjectCommand: sdk.PutObjectCommand };
       const config: S3ClientConfig = {

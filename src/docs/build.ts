@@ -2,8 +2,13 @@
  * Builds the docs portal into a directory (default `docs-site/`): the HTTP API and the stream
  * frames rendered by Redocly (`redocly build-docs SPEC --inlineBundle`, Redoc 3 inlined, so the
  * pages render offline with no CDN), plus the catalog, query-rules and index pages of pages.ts.
+ *
+ * Redocly is a devDependency: the compiled package serves the two Redoc pages prebuilt by
+ * `npm run build` (scripts/build.ts) into `dist/docs/site/`; run from the TypeScript sources, a
+ * missing page is built into `docs-site/` on first request.
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,9 +18,15 @@ import { renderCatalog, renderIndex, renderQueryRules } from './pages.js';
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
-/** Where the built portal lives: `SPECSTREAM_DOCS_DIR`, else `docs-site/` in the repository. */
+/** The Redoc pages prebuilt at pack time: `site/` next to this module (only in the compiled `dist/docs/`). */
+export const PREBUILT_DOCS_DIR = fileURLToPath(new URL('./site/', import.meta.url));
+
+/**
+ * Where the built portal lives: `SPECSTREAM_DOCS_DIR`, else the pages prebuilt into the package
+ * (`dist/docs/site/`) when they exist, else `docs-site/` in the repository.
+ */
 export function docsDir(env: NodeJS.ProcessEnv = process.env): string {
-  return env.SPECSTREAM_DOCS_DIR ?? join(ROOT, 'docs-site');
+  return env.SPECSTREAM_DOCS_DIR ?? (existsSync(PREBUILT_DOCS_DIR) ? PREBUILT_DOCS_DIR : join(ROOT, 'docs-site'));
 }
 
 /** The Redoc pages and the spec each is built from. */
@@ -25,7 +36,9 @@ export const REDOC_PAGES = { 'api.html': 'specs/openapi.yaml', 'stream.html': 's
 export async function buildRedocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir()): Promise<string> {
   await mkdir(outDir, { recursive: true });
   const out = join(outDir, page);
-  await run(join(ROOT, 'node_modules', '.bin', 'redocly'), ['build-docs', join(ROOT, REDOC_PAGES[page]), '--inlineBundle', '-o', out], {
+  const redocly = join(ROOT, 'node_modules', '.bin', 'redocly');
+  if (!existsSync(redocly)) throw new Error(`docs page ${page} is not built in ${outDir} and @redocly/cli is not installed: run npm run build`);
+  await run(redocly, ['build-docs', join(ROOT, REDOC_PAGES[page]), '--inlineBundle', '-o', out], {
     cwd: ROOT,
     env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
   });

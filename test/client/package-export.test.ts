@@ -1,12 +1,12 @@
-/** `specstream/client` resolves through package.json `exports` to the esbuild output, in plain Node. */
+/** `specstream/client` resolves through package.json `exports` to the compiled output (`npm run build`), in plain Node. */
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { buildNodeClient } from '../../src/client/build.js';
-import { ROOT } from '../codegen/typecheck.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assertDistFresh, ROOT } from '../package/dist.js';
 
 describe('package export specstream/client', () => {
-  it('imports in plain Node 20 (no tsx) after npm run build:client', async () => {
-    await buildNodeClient();
+  beforeAll(() => assertDistFresh());
+
+  it('imports in plain Node (no tsx) from dist/', () => {
     const out = execFileSync(
       process.execPath,
       ['--input-type=module', '-e', "const m = await import('specstream/client'); console.log([typeof m.connect, typeof m.publish, typeof m.list, typeof m.createClient].join(','))"],

@@ -1,12 +1,12 @@
-/** `specstream/destinations` resolves through package.json `exports` to the esbuild output, in plain Node. */
+/** `specstream/destinations` resolves through package.json `exports` to the compiled output (`npm run build`), in plain Node. */
 import { execFileSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
-import { buildNodeDestinations } from '../../scripts/build-destinations.js';
-import { ROOT } from '../codegen/typecheck.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { assertDistFresh, ROOT } from '../package/dist.js';
 
 describe('package export specstream/destinations', () => {
-  it('imports in plain Node 20 (no tsx) after npm run build:destinations, without loading the cloud SDKs', async () => {
-    await buildNodeDestinations();
+  beforeAll(() => assertDistFresh());
+
+  it('imports in plain Node (no tsx) from dist/, without loading the cloud SDKs', () => {
     const script = [
       "const m = await import('specstream/destinations');",
       "const names = ['Forwarder', 'FileCheckpoint', 'FileDestination', 'WebhookDestination', 'S3Destination', 'BigQueryDestination', 'KafkaDestination', 'NatsDestination', 'loadForwardConfig', 'registerForwarderMetrics'];",
