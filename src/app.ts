@@ -6,6 +6,7 @@ import type { Principal } from './auth/principal.js';
 import type { Config } from './config/load-config.js';
 import { errors } from './errors.js';
 import { handlers } from './handlers/index.js';
+import { checkJsonBody } from './http/check-json-body.js';
 import { toErrorResponse } from './http/error-response.js';
 import { listOperations, loadOpenApiDocument, type RouteOperation } from './http/openapi-document.js';
 import { redactUrl, type Logger } from './observability/logger.js';
@@ -68,6 +69,7 @@ export function createApp(deps: AppDeps): express.Express {
 
   // 3. Read and validate the request against the spec.
   app.use(express.json({ limit: config.body_limit_bytes, type: ['application/json', 'application/*+json'] }));
+  app.use(checkJsonBody(config.body_max_depth));
   app.use(
     OpenApiValidator.middleware({
       apiSpec: loadOpenApiDocument() as never, // the validator's own document type; the YAML is validated by the linter

@@ -21,6 +21,7 @@ export type Config = {
   retention_max_count: number;
   retention_interval_s: number;
   body_limit_bytes: number;
+  body_max_depth: number;
   max_connections: number;
   max_connections_per_key: number;
   ring_size: number;

@@ -92,6 +92,13 @@ export const OPTIONS = {
     min: 1024,
     description: 'Largest accepted request body; larger is a 413.',
   },
+  body_max_depth: {
+    kind: 'integer',
+    default: 64,
+    min: 2,
+    max: 512,
+    description: 'Deepest nesting of objects and arrays accepted in a JSON body (the body is level 1); deeper is a 400 `TOO_DEEP`.',
+  },
   max_connections: {
     kind: 'integer',
     default: 10_000,

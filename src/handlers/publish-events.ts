@@ -1,12 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Handler } from '../app.js';
-import { errors, type ErrorDetail } from '../errors.js';
+import { errors, SpecstreamError, type ErrorDetail } from '../errors.js';
 import { isEventType } from '../generated/catalog.js';
 import { eventDataSchemas } from '../generated/events.js';
-import type { NewEvent } from '../store/store.js';
+import { describeFailure } from '../store/describe-failure.js';
+import type { AppendResult, NewEvent } from '../store/store.js';
 import { zodIssuesToDetails } from '../http/zod-details.js';
 
-// The request body was validated against NewEvent | NewEventBatch by the OpenAPI validator.
+// The request body was checked by `checkJsonBody` (depth, characters, `__proto__`) and validated
+// against NewEvent | NewEventBatch by the OpenAPI validator.
 interface NewEventBody {
   type: string;
   source?: string;
@@ -17,7 +19,9 @@ interface NewEventBody {
 
 /**
  * `POST /v1/events` (operationId publishEvents): validates each event's type against the catalog
- * and its data against the generated schema, checks write scopes, stores the batch atomically.
+ * and its data against the generated schema, checks write scopes, and stores the batch atomically.
+ * What is stored (and acknowledged) is the validated value: the `data` the catalog's validator
+ * returned, not the request body.
  */
 export const publishEvents: Handler = async (req, res, { deps, principal }) => {
   if (!principal) throw errors.authRequired();
@@ -29,6 +33,7 @@ export const publishEvents: Handler = async (req, res, { deps, principal }) => {
   const details: ErrorDetail[] = [];
   let unknownType = false;
   const forbidden = new Set<string>();
+  const events: NewEvent[] = [];
   items.forEach((item, index) => {
     const at = isBatch ? `/${index}` : '';
     if (!isEventType(item.type)) {
@@ -38,32 +43,53 @@ export const publishEvents: Handler = async (req, res, { deps, principal }) => {
     }
     if (!principal.canWrite(item.type)) forbidden.add(item.type);
     const result = eventDataSchemas[item.type].safeParse(item.data);
-    if (!result.success) details.push(...zodIssuesToDetails(result.error.issues, `${at}/data`));
+    if (!result.success) {
+      details.push(...zodIssuesToDetails(result.error.issues, `${at}/data`));
+      return;
+    }
+    events.push({
+      type: item.type,
+      source: item.source ?? `/${item.type.split('.')[0]}`,
+      ...(item.subject !== undefined ? { subject: item.subject } : {}),
+      data: result.data,
+    });
   });
   if (unknownType) throw errors.unknownEventType(undefined, details);
   if (details.length > 0) throw errors.validationFailed(undefined, details);
   if (forbidden.size > 0) throw errors.forbidden(`This key may not publish ${[...forbidden].sort().join(', ')}`);
 
-  const events: NewEvent[] = items.map((item) => ({
-    type: item.type,
-    source: item.source ?? `/${item.type.split('.')[0]}`,
-    ...(item.subject !== undefined ? { subject: item.subject } : {}),
-    data: item.data,
-  }));
-
   const key = req.header('Idempotency-Key');
-  const result = await deps.store.append(
-    events,
-    key === undefined
-      ? undefined
-      : {
-          idempotencyKey: `${principal.keyId}:${key}`,
-          fingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
-        },
-  );
+  let result: AppendResult;
+  try {
+    result = await deps.store.append(
+      events,
+      key === undefined
+        ? undefined
+        : {
+            idempotencyKey: `${principal.keyId}:${key}`,
+            fingerprint: createHash('sha256').update(JSON.stringify(body)).digest('hex'),
+          },
+    );
+  } catch (error) {
+    // The client sees only the code; the operator sees why (the cause chain, never event data).
+    if (error instanceof SpecstreamError && error.status >= 500) {
+      deps.logger.warn({ failure: describeFailure(error), events: events.length }, 'publish: the store failed');
+    }
+    throw isBatch ? error : singleEventPaths(error);
+  }
 
   deps.metrics.publishDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
   else for (const event of result.events) deps.metrics.eventsPublished.inc({ type: event.type });
   res.status(201).json(isBatch ? { data: result.events } : result.events[0]);
 };
+
+/**
+ * The store names an event by its index in the call (`/0/subject`); a single-event request has no
+ * index in its body, so its paths lose the `/0`.
+ */
+function singleEventPaths(error: unknown): unknown {
+  if (!(error instanceof SpecstreamError) || error.details === undefined) return error;
+  const details = error.details.map((detail) => ({ ...detail, path: detail.path.replace(/^\/0(?=\/|$)/, '') }));
+  return new SpecstreamError(error.code, error.status, error.message, details, { cause: error.cause });
+}

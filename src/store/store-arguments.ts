@@ -1,4 +1,6 @@
+import { errors, type ErrorDetail } from '../errors.js';
 import { idUpperBoundAt } from './event-id.js';
+import { findUnstorable, STORE_MAX_DEPTH } from './storable.js';
 import type { AppendOptions, AppendResult, NewEvent, ReadQuery, StoredEvent } from './store.js';
 
 /**
@@ -11,6 +13,8 @@ export interface PreparedAppend {
   events: readonly NewEvent[];
   /** `JSON.stringify(event.data)` for each event, in order. */
   payloads: string[];
+  /** The payloads' total length (UTF-16 code units): what group commits are sized by. */
+  payloadLength: number;
   key: string | undefined;
   fingerprint: string | undefined;
 }
@@ -21,14 +25,33 @@ export interface PendingAppend extends PreparedAppend {
   reject: (error: unknown) => void;
 }
 
-/** Checks an append's arguments and serializes the payloads. */
-export function prepareAppend(events: readonly NewEvent[], options: AppendOptions): PreparedAppend {
+/** What one append call may hold on a backend. */
+export interface AppendLimits {
+  /**
+   * The largest stored form of one call, in bytes: its events' envelopes as UTF-8 JSON, joined by
+   * newlines (JetStream stores a call as one message of that form). Undefined: no limit.
+   */
+  maxStoredBytes?: number;
+}
+
+/**
+ * Checks an append's arguments and serializes the payloads.
+ *
+ * Misuse (wrong types) is a TypeError. Values the log cannot store (`src/store/storable.ts`:
+ * U+0000 or a lone surrogate in any string or key, a `__proto__` key, data nested deeper than
+ * STORE_MAX_DEPTH) reject with VALIDATION_FAILED, and a call whose stored form exceeds
+ * `limits.maxStoredBytes` with PAYLOAD_TOO_LARGE (detail STORED_FORM_TOO_LARGE); details name the
+ * event as `/<index>/<field>`. All of this happens before the call joins a group commit, so it
+ * never affects another call.
+ */
+export function prepareAppend(events: readonly NewEvent[], options: AppendOptions, limits: AppendLimits = {}): PreparedAppend {
   if (!Array.isArray(events)) throw new TypeError('append: events must be an array');
   const { idempotencyKey: key, fingerprint } = options;
   if (key !== undefined && (typeof key !== 'string' || typeof fingerprint !== 'string')) {
     throw new TypeError('append: idempotencyKey must be a string and requires a fingerprint');
   }
-  const payloads = events.map((event, i) => {
+  const problems: ErrorDetail[] = [];
+  events.forEach((event, i) => {
     if (typeof event?.type !== 'string' || typeof event.source !== 'string') {
       throw new TypeError(`append: events[${i}] needs string type and source`);
     }
@@ -38,9 +61,64 @@ export function prepareAppend(events: readonly NewEvent[], options: AppendOption
     if (typeof event.data !== 'object' || event.data === null || Array.isArray(event.data)) {
       throw new TypeError(`append: events[${i}].data must be a JSON object`);
     }
-    return JSON.stringify(event.data);
+    const { type, source, subject, data } = event;
+    // The envelope fields as they are stored; the event object is level 1, `data` level 2.
+    problems.push(...findUnstorable({ type, source, ...(subject != null ? { subject } : {}), data }, STORE_MAX_DEPTH, `/${i}`));
   });
-  return { events, payloads, key, fingerprint: key === undefined ? undefined : fingerprint };
+  if (problems.length > 0) throw errors.validationFailed('The events contain values the store does not accept', problems.slice(0, 20));
+  let payloadLength = 0;
+  const payloads = events.map((event) => {
+    const payload = JSON.stringify(event.data);
+    payloadLength += payload.length;
+    return payload;
+  });
+  if (limits.maxStoredBytes !== undefined) checkStoredSize(events, payloads, limits.maxStoredBytes);
+  return { events, payloads, payloadLength, key, fingerprint: key === undefined ? undefined : fingerprint };
+}
+
+/** `{"specversion":"1.0","id":"evt_<26>","time":"<24>","datacontenttype":"application/json","data":}` and the member names. */
+const ENVELOPE_FIXED_BYTES = Buffer.byteLength(
+  envelopeJson('evt_00000000000000000000000000', '', '', null, '2026-01-01T00:00:00.000Z', ''),
+) - 2 * 2;
+
+/** The exact UTF-8 size of an event's stored envelope (`envelopeJson`), whatever its id and time. */
+export function storedEnvelopeBytes(event: NewEvent, payload: string): number {
+  return (
+    ENVELOPE_FIXED_BYTES +
+    Buffer.byteLength(JSON.stringify(event.type)) +
+    Buffer.byteLength(JSON.stringify(event.source)) +
+    (event.subject != null ? Buffer.byteLength(`,"subject":${JSON.stringify(event.subject)}`) : 0) +
+    Buffer.byteLength(payload)
+  );
+}
+
+function checkStoredSize(events: readonly NewEvent[], payloads: readonly string[], max: number): void {
+  let total = Math.max(0, events.length - 1); // the newlines between envelopes
+  for (let i = 0; i < events.length; i++) {
+    const bytes = storedEnvelopeBytes(events[i]!, payloads[i]!);
+    if (bytes > max) {
+      throw errors.payloadTooLarge('An event is too large for this store once stored', [
+        { path: `/${i}`, code: 'STORED_FORM_TOO_LARGE', message: `is ${bytes} bytes once stored (with its id, time and envelope); this store takes at most ${max} per request` },
+      ]);
+    }
+    total += bytes;
+  }
+  if (total > max) {
+    throw errors.payloadTooLarge('The events are too large for this store once stored', [
+      { path: '', code: 'STORED_FORM_TOO_LARGE', message: `are ${total} bytes once stored (with ids, times and envelopes); this store takes at most ${max} per request: send fewer events per request` },
+    ]);
+  }
+}
+
+/**
+ * The envelope's JSON text, exactly `JSON.stringify(envelope(...))` with `data` given as its JSON
+ * text (`payload`), keys in the documented order; `subject` only when present.
+ */
+export function envelopeJson(id: string, type: string, source: string, subject: string | null, time: string, payload: string): string {
+  return (
+    `{"specversion":"1.0","id":"${id}","type":${JSON.stringify(type)},"source":${JSON.stringify(source)}` +
+    `${subject === null ? '' : `,"subject":${JSON.stringify(subject)}`},"time":"${time}","datacontenttype":"application/json","data":${payload}}`
+  );
 }
 
 /** Milliseconds of a read bound; RangeError for an invalid Date. */

@@ -25,7 +25,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link JetStreamStore.open}. */
 export interface JetStreamStoreOptions {
@@ -61,6 +61,14 @@ const CONFLICT_CODES = new Set([10071, 10070, 10164]);
 /** Header names. */
 const H = { ord: 'Ss-Ord', count: 'Ss-Count', lastId: 'Ss-Last-Id', fingerprint: 'Ss-Fp' } as const;
 const SEQ_CACHE_SIZE = 4096;
+/** NATS' default `max_payload`, for when the server's INFO is not known yet. */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/**
+ * Room kept for a message's headers within `max_payload` (they count towards it): the NATS/1.0
+ * line, Nats-Msg-Id (at most 45 bytes), the expectation, Ss-Ord, Ss-Count, Ss-Last-Id and the
+ * 64-hex-digit Ss-Fp come to under 400 bytes.
+ */
+const HEADER_ROOM_BYTES = 512;
 
 /** The stream's tail as this node last saw it. */
 interface Head {
@@ -219,7 +227,8 @@ export class JetStreamStore implements Store, EncodedRead {
     if (this.closed) return Promise.reject(errors.storeClosed());
     let call: PreparedAppend;
     try {
-      call = prepareAppend(events, options);
+      // A call is one message: its stored form plus our headers must fit the server's max_payload.
+      call = prepareAppend(events, options, { maxStoredBytes: this.maxMessageBytes() });
     } catch (error) {
       return Promise.reject(error);
     }
@@ -790,6 +799,12 @@ export class JetStreamStore implements Store, EncodedRead {
 
   // ---- helpers --------------------------------------------------------------------------------
 
+  /** The largest message body this store publishes: the server's `max_payload` less room for the headers. */
+  private maxMessageBytes(): number {
+    const maxPayload = this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    return Math.max(0, maxPayload - HEADER_ROOM_BYTES);
+  }
+
   /** Runs a backend operation; NATS failures become STORE_UNAVAILABLE (STORE_CLOSED once closed). */
   private async guard<T>(operation: () => Promise<T>): Promise<T> {
     const running = operation();
@@ -926,8 +941,5 @@ function envelopeWithJson(
   payload: string,
 ): { event: StoredEvent; json: string } {
   const event = envelope(id, type, source, subject, time, JSON.parse(payload) as globalThis.Record<string, unknown>);
-  const json =
-    `{"specversion":"1.0","id":"${id}","type":${JSON.stringify(type)},"source":${JSON.stringify(source)}` +
-    `${subject === null ? '' : `,"subject":${JSON.stringify(subject)}`},"time":"${time}","datacontenttype":"application/json","data":${payload}}`;
-  return { event, json };
+  return { event, json: envelopeJson(id, type, source, subject, time, payload) };
 }

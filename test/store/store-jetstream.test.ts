@@ -5,6 +5,7 @@ import { openStore } from '../../src/store/index.js';
 import { JetStreamStore, type JetStreamStoreOptions } from '../../src/store/store-jetstream.js';
 import type { NewEvent } from '../../src/store/store.js';
 import { checkNats, NATS_URL, uniqueName } from '../helpers/services.js';
+import { describeStorableContract } from './storable.contract.js';
 import { describeStoreContract } from './store.contract.js';
 import { waitFor } from './wait-for.js';
 
@@ -26,6 +27,18 @@ function event(type: string, n: number): NewEvent {
 
 describe.skipIf(service.skip)(`NATS JetStream backend${service.skip ? ` (skipped: ${service.reason})` : ''}`, () => {
   describeStoreContract('JetStreamStore', async () => {
+    const stream = uniqueName('SS_CONTRACT');
+    const store = await JetStreamStore.open(NATS_URL, { stream, pollIntervalMs: 50 });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await deleteStream(stream);
+      },
+    };
+  });
+
+  describeStorableContract('JetStreamStore', async () => {
     const stream = uniqueName('SS_CONTRACT');
     const store = await JetStreamStore.open(NATS_URL, { stream, pollIntervalMs: 50 });
     return {

@@ -4,6 +4,7 @@ import { openStore } from '../../src/store/index.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/store-postgres.js';
 import type { NewEvent } from '../../src/store/store.js';
 import { checkPostgres, POSTGRES_URL, uniqueName } from '../helpers/services.js';
+import { describeStorableContract } from './storable.contract.js';
 import { describeStoreContract } from './store.contract.js';
 import { waitFor } from './wait-for.js';
 
@@ -31,6 +32,18 @@ function event(type: string, n: number): NewEvent {
 
 describe.skipIf(service.skip)(`PostgreSQL backend${service.skip ? ` (skipped: ${service.reason})` : ''}`, () => {
   describeStoreContract('PostgresStore', async () => {
+    const schema = uniqueName('ss_contract');
+    const store = await PostgresStore.open(POSTGRES_URL, { schema, pollIntervalMs: 50 });
+    return {
+      store,
+      cleanup: async () => {
+        await store.close();
+        await dropSchema(schema);
+      },
+    };
+  });
+
+  describeStorableContract('PostgresStore', async () => {
     const schema = uniqueName('ss_contract');
     const store = await PostgresStore.open(POSTGRES_URL, { schema, pollIntervalMs: 50 });
     return {

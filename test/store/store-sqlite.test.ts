@@ -9,6 +9,7 @@ import { timeOfId } from '../../src/store/event-id.js';
 import { openStore } from '../../src/store/index.js';
 import { SqliteStore, type SqliteStoreOptions } from '../../src/store/store-sqlite.js';
 import type { NewEvent } from '../../src/store/store.js';
+import { describeStorableContract } from './storable.contract.js';
 import { describeStoreContract } from './store.contract.js';
 import { waitFor } from './wait-for.js';
 
@@ -27,6 +28,18 @@ describeStoreContract('SqliteStore (file)', async () => {
 describeStoreContract('SqliteStore (:memory:)', async () => {
   const store = SqliteStore.open(':memory:');
   return { store, cleanup: () => store.close() };
+});
+
+describeStorableContract('SqliteStore', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'specstream-store-'));
+  const store = SqliteStore.open(join(dir, 'events.db'));
+  return {
+    store,
+    cleanup: async () => {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 });
 
 function event(type: string, n: number): NewEvent {
