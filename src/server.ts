@@ -80,18 +80,11 @@ export async function startServer(config: Config, options: StartServerOptions = 
   if (logger.isLevelEnabled('info')) logger.info({ store: store.kind }, `listening on ${url}`);
   else announce(`specstream listening on ${url} (store: ${store.kind})`);
 
-  const retention = setInterval(() => {
-    store
-      .applyRetention({ maxAgeMs: config.retention_max_age_s * 1000, maxCount: config.retention_max_count })
-      .then((deleted) => deleted > 0 && logger.info({ deleted }, 'retention pass'))
-      .catch((error: unknown) => logger.warn({ err: error }, 'retention pass failed'));
-  }, config.retention_interval_s * 1000);
-  retention.unref();
+  // Retention passes run in the hub (every retention_interval_s), which then forgets the deleted events.
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
-      clearInterval(retention);
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       await hub.close();
       // A connection becomes idle once its last response is flushed: close each as it does (rather than

@@ -24,7 +24,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import { idUpperBoundAt, timeOfId } from '../store/event-id.js';
-import type { EncodedEvent, EncodedRead, ReadQuery, Store } from '../store/store.js';
+import type { EncodedEvent, EncodedRead, LogBounds, ReadQuery, Store } from '../store/store.js';
 import { envelopeJson, ssePositionFrame, wsPositionFrame, wsTextFrame, type DropNotice, type WireFormat } from './frame-encoding.js';
 import { EventLedger, TypeIndex } from './ledger.js';
 import { EventRing, RingEntry } from './ring.js';
@@ -135,6 +135,8 @@ export class Hub {
   private tailRetryMs = TAIL_RETRY_MIN_MS;
   private tailRetry: NodeJS.Timeout | undefined;
   private idleSweep: NodeJS.Timeout | undefined;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionRun: Promise<number> | undefined;
   private storeOk = true;
   private readonly inFlight = new Set<Promise<void>>();
   private started = false;
@@ -168,7 +170,51 @@ export class Hub {
       this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(1000, this.config.idle_timeout_s * 1000));
       this.idleSweep.unref();
     }
+    this.retentionTimer = setInterval(() => {
+      this.track(
+        this.applyRetention().then(
+          () => {},
+          (error: unknown) => {
+            if (!this.closing) this.logger.warn({ err: error }, 'retention pass failed');
+          },
+        ),
+      );
+    }, this.config.retention_interval_s * 1000);
+    this.retentionTimer.unref();
     this.tail();
+  }
+
+  /**
+   * One retention pass (every `retention_interval_s` on every node): deletes what the policy
+   * (`retention_max_age_s`, `retention_max_count`) no longer keeps, then re-reads the log's bounds
+   * and forgets from the ring every event below the oldest retained one, whichever node deleted it.
+   * A subscriber the ring held behind that point reads from the store instead and gets the
+   * `dropped` notice. Resolves with how many events this pass deleted; concurrent calls share one
+   * pass. Rejects with the store's error (nothing is forgotten then).
+   */
+  applyRetention(): Promise<number> {
+    this.retentionRun ??= (async () => {
+      try {
+        const deleted = await this.store.applyRetention({
+          maxAgeMs: this.config.retention_max_age_s * 1000,
+          maxCount: this.config.retention_max_count,
+        });
+        if (deleted > 0) this.logger.info({ deleted }, 'retention pass');
+        this.forgetDeleted(this.headId, await this.store.bounds());
+        return deleted;
+      } finally {
+        this.retentionRun = undefined;
+      }
+    })();
+    return this.retentionRun;
+  }
+
+  /** Evicts from the ring what the log no longer holds: below `bounds.firstId`, or everything up to `head` (read before the bounds) when the log is empty. */
+  private forgetDeleted(head: string, bounds: LogBounds): void {
+    const ring = this.ring;
+    if (ring === undefined || this.closing) return;
+    const bound = bounds.firstId !== undefined ? { id: bounds.firstId, inclusive: false } : { id: head, inclusive: true };
+    if (ring.dropBelow(bound) > 0) this.wake();
   }
 
   /** True once `close()` was called. */
@@ -220,6 +266,7 @@ export class Hub {
     if (plan.untilId !== undefined) this.armUntil(subscriber, plan.untilId);
     if (plan.live) {
       subscriber.seq = ring.nextSeq - 1;
+      subscriber.storeChecked = true;
       // Held (not ready) until its resume point is written, which must come before any event.
       subscriber.reading = true;
       this.track(this.startLive(subscriber));
@@ -318,6 +365,7 @@ export class Hub {
       this.abort.abort();
       if (this.tailRetry !== undefined) clearTimeout(this.tailRetry);
       if (this.idleSweep !== undefined) clearInterval(this.idleSweep);
+      if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
       for (const subscriber of [...this.subscribers]) this.finish(subscriber, 'shutdown');
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
     })();
@@ -498,7 +546,10 @@ export class Hub {
         let batch = subscriber.prefetched;
         subscriber.prefetched = undefined;
         if (batch === undefined || batch.afterId !== subscriber.cursorId) {
-          if (!subscriber.finalRead && subscriber.cursorId <= this.headId) {
+          // A stream joins the ring only after one store read from its start: that read sees what
+          // retention deleted (the ring may still hold it), so the stream gets the `dropped` notice
+          // and continues from the oldest retained event, as a backfill would.
+          if (!subscriber.finalRead && subscriber.storeChecked && subscriber.cursorId <= this.headId) {
             const seq = this.ring!.seqAtOrBefore(subscriber.cursorId);
             if (seq !== undefined) {
               subscriber.seq = seq;
@@ -511,6 +562,7 @@ export class Hub {
           batch = await this.readBatch(subscriber);
           if (subscriber.ended || this.closing) return;
         }
+        subscriber.storeChecked = true;
         const { events, head, readStartedAt, limit } = batch;
 
         const notice = this.missedBefore(subscriber, events, head);

@@ -32,6 +32,7 @@ export function createStreamHub(deps: StreamHubDeps): StreamHub {
     get subscriberCount() {
       return hub.subscriberCount;
     },
+    applyRetention: () => hub.applyRetention(),
     snapshot: () => hub.snapshot(),
     close: () =>
       (closing ??= (async () => {

@@ -113,6 +113,22 @@ export class EventRing {
     return lo - 1;
   }
 
+  /**
+   * Evicts every entry below `bound` (`< bound.id`, or `<= bound.id` when inclusive): the events
+   * the store's retention deleted, so that no subscriber is served from memory an event the log no
+   * longer has. Returns how many entries went.
+   */
+  dropBelow(bound: { id: string; inclusive: boolean }): number {
+    let dropped = 0;
+    while (this.first < this.next) {
+      const id = this.entries[this.first % this.capacity]!.id;
+      if (bound.inclusive ? id > bound.id : id >= bound.id) break;
+      this.evict();
+      dropped++;
+    }
+    return dropped;
+  }
+
   private evict(): void {
     const slot = this.first % this.capacity;
     const entry = this.entries[slot]!;

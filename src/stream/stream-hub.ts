@@ -30,6 +30,14 @@ export interface StreamHub {
   /** Open streams (SSE and WebSocket). */
   readonly subscriberCount: number;
 
+  /**
+   * Runs a retention pass now (the hub also runs one every `retention_interval_s`): deletes what
+   * `retention_max_age_s` / `retention_max_count` no longer keep, then forgets from memory every
+   * event below the log's oldest retained one, whichever node deleted it. Resolves with how many
+   * events this pass deleted; rejects with the store's error.
+   */
+  applyRetention(): Promise<number>;
+
   /** A point-in-time view of the hub's memory and of every stream's position, for operators and tests. */
   snapshot(): HubSnapshot;
 

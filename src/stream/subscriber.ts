@@ -53,6 +53,11 @@ export class Subscriber {
   /** Something asked to continue while a read was in flight (a wake, a drain): pumpStore looks again when it is done. */
   resumeRequested = false;
   ended = false;
+  /**
+   * A store read after the stream's start has been made (or the stream started at the head), so
+   * the ring may take over: the ring can hold events retention has deleted since it tailed them.
+   */
+  storeChecked = false;
   /** `until` passed while caught up: read the store once more (not the ring), then end. */
   finalRead = false;
   /** A batch read ahead while the socket drained; written first when the subscriber resumes. */

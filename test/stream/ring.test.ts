@@ -22,6 +22,26 @@ describe('EventRing', () => {
     expect(ring.at(7)!.id).toBe(ids[6]);
   });
 
+  describe('#dropBelow', () => {
+    it('evicts the entries below the oldest retained id, and all up to an inclusive bound', () => {
+      const ids = makeIds(6);
+      const ring = new EventRing(16, 1 << 20, '');
+      ids.forEach((id, i) => ring.push(entry(i + 1, id)));
+      expect(ring.dropBelow({ id: ids[3]!, inclusive: false })).toBe(3);
+      expect(ring.firstSeq).toBe(4);
+      expect(ring.baseId).toBe(ids[2]);
+      expect(ring.seqAtOrBefore(ids[0]!)).toBeUndefined();
+      expect(ring.seqAtOrBefore(ids[3]!)).toBe(4);
+      expect(ring.dropBelow({ id: ids[3]!, inclusive: false })).toBe(0);
+      expect(ring.dropBelow({ id: ids[5]!, inclusive: true })).toBe(3);
+      expect(ring.length).toBe(0);
+      expect(ring.baseId).toBe(ids[5]);
+      const [next] = makeIds(1);
+      ring.push(entry(7, next!));
+      expect(ring.at(7)!.id).toBe(next);
+    });
+  });
+
   it('evicts by bytes but always keeps the newest event', () => {
     const ids = makeIds(3);
     const ring = new EventRing(100, 65_536, '');
