@@ -1,4 +1,4 @@
-import { errors, type ErrorDetail } from '../errors.js';
+import { errors, type ErrorDetail, type SpecstreamError } from '../errors.js';
 import { idUpperBoundAt } from './event-id.js';
 import { findUnstorable, STORE_MAX_DEPTH } from './storable.js';
 import type { AppendOptions, AppendResult, NewEvent, ReadQuery, StoredEvent } from './store.js';
@@ -23,6 +23,24 @@ export interface PreparedAppend {
 export interface PendingAppend extends PreparedAppend {
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
+}
+
+/**
+ * Removes from the front of `queue` the calls of the next group commit and returns them: at least
+ * one call, then as many as keep the group within `maxEvents` events and `maxLength` payload
+ * characters, so that no group becomes too large for one statement whatever the load.
+ */
+export function takeGroup(queue: PendingAppend[], maxEvents: number, maxLength: number): PendingAppend[] {
+  let events = 0;
+  let length = 0;
+  let count = 0;
+  for (const call of queue) {
+    events += call.events.length;
+    length += call.payloadLength;
+    if (count > 0 && (events > maxEvents || length > maxLength)) break;
+    count++;
+  }
+  return queue.splice(0, count);
 }
 
 /** What one append call may hold on a backend. */
@@ -74,6 +92,25 @@ export function prepareAppend(events: readonly NewEvent[], options: AppendOption
   });
   if (limits.maxStoredBytes !== undefined) checkStoredSize(events, payloads, limits.maxStoredBytes);
   return { events, payloads, payloadLength, key, fingerprint: key === undefined ? undefined : fingerprint };
+}
+
+/**
+ * The error of one call that the backend itself refused on its own (a constraint, a trigger, a
+ * data exception), once it is retried alone: 400 VALIDATION_FAILED with the detail
+ * REFUSED_BY_STORE, the backend's error kept as `cause` for the log. Not STORE_UNAVAILABLE: a
+ * retry would fail the same way.
+ */
+export function refusedByStore(cause: unknown): SpecstreamError {
+  return errors.validationFailed('The event store refused these events', [
+    { path: '', code: 'REFUSED_BY_STORE', message: 'the event store refused to store them; the server log has the reason' },
+  ], { cause });
+}
+
+/** The error of one call whose stored form the backend found too large: 413 PAYLOAD_TOO_LARGE, STORED_FORM_TOO_LARGE. */
+export function storedFormTooLarge(cause: unknown): SpecstreamError {
+  return errors.payloadTooLarge('The events are too large for this store once stored', [
+    { path: '', code: 'STORED_FORM_TOO_LARGE', message: 'are too large for the event store once stored (with ids, times and envelopes): send fewer or smaller events' },
+  ], { cause });
 }
 
 /** `{"specversion":"1.0","id":"evt_<26>","time":"<24>","datacontenttype":"application/json","data":}` and the member names. */

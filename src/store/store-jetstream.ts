@@ -25,7 +25,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, readRange, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link JetStreamStore.open}. */
 export interface JetStreamStoreOptions {
@@ -58,6 +58,8 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
 const MAX_CONFLICT_ROUNDS = 200;
 /** JetStream API error codes: another writer got there first (wrong last sequence / last msg id). */
 const CONFLICT_CODES = new Set([10071, 10070, 10164]);
+/** JetStream API error code: the message is larger than the stream's `max_msg_size`. */
+const MESSAGE_TOO_LARGE = 10054;
 /** Header names. */
 const H = { ord: 'Ss-Ord', count: 'Ss-Count', lastId: 'Ss-Last-Id', fingerprint: 'Ss-Fp' } as const;
 const SEQ_CACHE_SIZE = 4096;
@@ -189,6 +191,8 @@ export class JetStreamStore implements Store, EncodedRead {
   private readonly pollIntervalMs: number;
 
   private head: Head | undefined;
+  /** The stream's `max_msg_size` as last read (-1: no limit beyond the server's max_payload). */
+  private maxMsgSize = -1;
   private floor: Floor = { ord: 0 };
   /** `lastId` of recent messages -> their sequence, so a tail read finds its start without a search. */
   private readonly seqByLastId = new Map<string, number>();
@@ -536,6 +540,11 @@ export class JetStreamStore implements Store, EncodedRead {
         if (isConflict(result.error)) {
           broken = 'conflict';
           retry.push(plan.call);
+        } else if (result.error instanceof JetStreamApiError) {
+          // The server refused this message for itself (e.g. larger than the stream's
+          // max_msg_size): it alone fails; the later ones, refused for expecting it, go again.
+          outcomes[i] = result.error.code === MESSAGE_TOO_LARGE ? storedFormTooLarge(result.error) : refusedByStore(result.error);
+          broken = 'conflict';
         } else {
           broken = 'failure';
           failure = result.error;
@@ -695,6 +704,7 @@ export class JetStreamStore implements Store, EncodedRead {
   /** Reads the stream's tail: its last sequence, the newest id and the next ordinal. */
   private async refreshHead(): Promise<Head> {
     const info = await this.jsm.streams.info(this.name);
+    this.maxMsgSize = info.config.max_msg_size ?? -1;
     const seq = info.state.last_seq;
     let head: Head = { seq, lastId: '', nextOrd: 0 };
     if (seq > 0) {
@@ -799,10 +809,14 @@ export class JetStreamStore implements Store, EncodedRead {
 
   // ---- helpers --------------------------------------------------------------------------------
 
-  /** The largest message body this store publishes: the server's `max_payload` less room for the headers. */
+  /**
+   * The largest message body this store publishes: the server's `max_payload`, or the stream's
+   * `max_msg_size` when smaller, less room for the headers (both limits count them).
+   */
   private maxMessageBytes(): number {
-    const maxPayload = this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
-    return Math.max(0, maxPayload - HEADER_ROOM_BYTES);
+    let limit = this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+    if (this.maxMsgSize > 0) limit = Math.min(limit, this.maxMsgSize);
+    return Math.max(0, limit - HEADER_ROOM_BYTES);
   }
 
   /** Runs a backend operation; NATS failures become STORE_UNAVAILABLE (STORE_CLOSED once closed). */

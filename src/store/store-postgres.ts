@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { errors } from '../errors.js';
+import { errors, SpecstreamError } from '../errors.js';
 import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
 import type {
   AppendOptions,
@@ -13,7 +13,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, refusedByStore, storedFormTooLarge, takeGroup, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -50,6 +50,12 @@ const DEFAULT_POOL_SIZE = 10;
 const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 const DEFAULT_QUERY_TIMEOUT_MS = 15_000;
 const RETENTION_CHUNK = 5000;
+/**
+ * Bounds of one group commit: its rows travel as array parameters of one INSERT, and a bind
+ * message is limited to 1 GB; calls beyond go into the next group.
+ */
+const MAX_GROUP_EVENTS = 20_000;
+const MAX_GROUP_LENGTH = 64 * 1024 * 1024;
 const LISTEN_RETRY_MIN_MS = 100;
 const LISTEN_RETRY_MAX_MS = 5000;
 /** Exclusive lower and inclusive upper id bounds that no id reaches (ids are `evt_` + base32). */
@@ -362,11 +368,7 @@ export class PostgresStore implements Store, EncodedRead {
 
   private async flushLoop(): Promise<void> {
     try {
-      while (this.pending.length > 0) {
-        const calls = this.pending;
-        this.pending = [];
-        await this.commitGroup(calls);
-      }
+      while (this.pending.length > 0) await this.commitGroup(takeGroup(this.pending, MAX_GROUP_EVENTS, MAX_GROUP_LENGTH));
     } finally {
       this.flushing = undefined;
     }
@@ -387,6 +389,7 @@ export class PostgresStore implements Store, EncodedRead {
     const outcomes: Array<{ ok: true; result: AppendResult } | { ok: false; error: unknown }> = [];
     let newest: string | undefined;
     let broken = false;
+    let failed: { error: unknown } | undefined;
     try {
       // The lock that orders commits across nodes: held from here (id assignment) to COMMIT.
       const head = await client.query<[string | null]>({
@@ -507,15 +510,25 @@ export class PostgresStore implements Store, EncodedRead {
     } catch (error) {
       broken = true;
       await client.query('ROLLBACK').catch(() => {});
-      // A failed COMMIT may still have committed (the connection died after the server did it);
-      // the caller is told it failed and may retry with its idempotency key. Nothing is
-      // acknowledged that is not stored.
-      const failure = errors.storeUnavailable(undefined, undefined, { cause: error });
-      for (const call of calls) call.reject(failure);
-      return;
+      failed = { error };
     } finally {
       client.off('error', onError);
       client.release(broken);
+    }
+    if (failed !== undefined) {
+      // The database refused the group for something in it (a constraint, a trigger, a data
+      // exception), not for being unreachable: one call may be the cause. Each call is committed
+      // alone, so the others are stored and the culprit gets its own error.
+      if (calls.length > 1 && !isUnavailable(failed.error)) {
+        for (const call of calls) await this.commitGroup([call]);
+        return;
+      }
+      // A failed COMMIT may still have committed (the connection died after the server did it);
+      // the caller is told it failed and may retry with its idempotency key. Nothing is
+      // acknowledged that is not stored.
+      const failure = appendFailure(failed.error);
+      for (const call of calls) call.reject(failure);
+      return;
     }
     outcomes.forEach((outcome, i) => {
       if (outcome.ok) calls[i]!.resolve(outcome.result);
@@ -720,6 +733,29 @@ function quoteIdent(name: string): string {
 
 
 
+
+/** The error's SQLSTATE, if it is a PostgreSQL error. */
+function sqlStateOf(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** No SQLSTATE (a connection failure, a timeout) or an "unavailable" class: every call would fail alike. */
+function isUnavailable(error: unknown): boolean {
+  const sqlState = sqlStateOf(error);
+  return sqlState === undefined || UNAVAILABLE_CLASSES.has(sqlState.slice(0, 2));
+}
+
+/**
+ * Why one append call stored nothing, as its caller sees it: STORE_UNAVAILABLE when the database
+ * could not serve it; 413 for a program limit (class 54, e.g. a value too large); otherwise the
+ * database refused its content (400 REFUSED_BY_STORE), e.g. a data exception, a constraint, a trigger.
+ */
+function appendFailure(error: unknown): unknown {
+  if (error instanceof SpecstreamError) return error;
+  if (isUnavailable(error)) return errors.storeUnavailable(undefined, undefined, { cause: error });
+  return sqlStateOf(error)!.startsWith('54') ? storedFormTooLarge(error) : refusedByStore(error);
+}
 
 /** Connection failures and server states that mean "unavailable" become STORE_UNAVAILABLE; bugs pass. */
 function toUnavailable(error: unknown): unknown {

@@ -15,7 +15,7 @@ import type {
   Store,
   EncodedRead,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -276,7 +276,7 @@ export class SqliteStore implements Store, EncodedRead {
         } catch (error) {
           // Errors such as SQLITE_FULL or SQLITE_IOERR may roll back the whole transaction.
           if (!this.db.inTransaction) throw error;
-          return { ok: false, error: toUnavailable(error, 'append') };
+          return { ok: false, error: appendFailure(error) };
         }
       });
       if (newest !== undefined) this.stmt.setLastId.run(newest);
@@ -451,12 +451,24 @@ export class SqliteStore implements Store, EncodedRead {
     const calls = this.pending;
     if (calls.length === 0) return;
     this.pending = [];
+    this.commit(calls);
+  }
+
+  /** Commits `calls` as one group and settles their promises. Synchronous. */
+  private commit(calls: readonly PendingAppend[]): void {
     let group: ReturnType<typeof this.commitGroup>;
     try {
       group = this.commitGroup(calls);
     } catch (error) {
-      // The transaction rolled back: nothing of this group was stored.
-      const failure = toUnavailable(error, 'append');
+      // The transaction rolled back: nothing of this group was stored. Unless the database as a
+      // whole is unavailable (then every call would fail the same way, each after its own wait),
+      // one call may be the cause (e.g. SQLITE_FULL for its size): each call is tried alone, so
+      // the others are stored and the culprit gets its own error.
+      if (calls.length > 1 && !isUnavailable(error)) {
+        for (const call of calls) this.commit([call]);
+        return;
+      }
+      const failure = appendFailure(error);
       for (const call of calls) call.reject(failure);
       return;
     }
@@ -670,6 +682,32 @@ function toEnvelope(row: EventRow): StoredEvent {
   );
 }
 
+
+/** Primary result codes that a call's own content causes: refused alone, not "unavailable". */
+const REFUSED_CODES = new Set(['SQLITE_CONSTRAINT', 'SQLITE_MISMATCH', 'SQLITE_RANGE']);
+/** Primary result codes that fail every write alike: no point trying the calls of a group one by one. */
+const DATABASE_DOWN_CODES = new Set(['SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_IOERR', 'SQLITE_CANTOPEN', 'SQLITE_READONLY', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_PERM', 'SQLITE_PROTOCOL']);
+
+function primaryCode(error: InstanceType<typeof Database.SqliteError>): string {
+  return error.code.split('_', 2).join('_'); // SQLITE_IOERR_WRITE -> SQLITE_IOERR
+}
+
+function isUnavailable(error: unknown): boolean {
+  return error instanceof Database.SqliteError && DATABASE_DOWN_CODES.has(primaryCode(error));
+}
+
+/**
+ * Why one append call stored nothing, as its caller sees it: the database refusing its content
+ * (a constraint or trigger: 400 REFUSED_BY_STORE; SQLITE_TOOBIG: 413), or STORE_UNAVAILABLE.
+ */
+function appendFailure(error: unknown): unknown {
+  if (error instanceof Database.SqliteError) {
+    const primary = primaryCode(error);
+    if (REFUSED_CODES.has(primary)) return refusedByStore(error);
+    if (primary === 'SQLITE_TOOBIG') return storedFormTooLarge(error);
+  }
+  return toUnavailable(error, 'append');
+}
 
 /** SQLite failures that mean "unavailable" become STORE_UNAVAILABLE (cause kept); others pass. */
 function toUnavailable(error: unknown, operation: 'append' | 'read' | 'retention'): unknown {

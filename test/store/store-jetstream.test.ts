@@ -21,6 +21,15 @@ async function deleteStream(name: string): Promise<void> {
   }
 }
 
+async function withManager<T>(use: (jsm: Awaited<ReturnType<typeof jetstreamManager>>) => Promise<T>): Promise<T> {
+  const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '').split(',') });
+  try {
+    return await use(await jetstreamManager(nc));
+  } finally {
+    await nc.close();
+  }
+}
+
 function event(type: string, n: number): NewEvent {
   return { type, source: '/jetstream', data: { n } };
 }
@@ -137,6 +146,26 @@ describe.skipIf(service.skip)(`NATS JetStream backend${service.skip ? ` (skipped
       expect(seen).toEqual(all);
       // Log order is id order.
       expect([...all].sort()).toEqual(all);
+    });
+
+    it('refuses with its own error a message the server refuses, and stores the rest of its group', async () => {
+      const store = await open();
+      await store.append([event('a', 0)]);
+      // The operator limits message size on the stream after this node opened it.
+      await withManager((jsm) => jsm.streams.update(stream, { max_msg_size: 2048 }));
+
+      const calls = [1, 2, 3, 4].map((n) => store.append([n === 2 ? { ...event('a', n), data: { big: 'x'.repeat(4096) } } : event('a', n)]));
+
+      await expect(calls[1]).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE', status: 413, details: [{ path: '', code: 'STORED_FORM_TOO_LARGE' }] });
+      for (const i of [0, 2, 3]) await expect(calls[i]).resolves.toMatchObject({ replayed: false });
+      expect((await store.read({ limit: 10 })).map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }, { n: 3 }, { n: 4 }]);
+
+      // A node that opens the stream afterwards knows the limit and refuses before publishing.
+      const later = await open();
+      await expect(later.append([{ ...event('a', 5), data: { big: 'x'.repeat(4096) } }])).rejects.toMatchObject({
+        code: 'PAYLOAD_TOO_LARGE',
+        details: [{ path: '/0', code: 'STORED_FORM_TOO_LARGE' }],
+      });
     });
 
     it('filters types through subjects, with mixed-type batches included', async () => {

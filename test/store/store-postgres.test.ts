@@ -191,6 +191,28 @@ describe.skipIf(service.skip)(`PostgreSQL backend${service.skip ? ` (skipped: ${
     });
 
     describe('#append', () => {
+      it('refuses with its own error a call the database refuses, and stores the rest of its group', async () => {
+        const store = await open();
+        await store.append([event('a', 0)]);
+        const client = await admin();
+        try {
+          await client.query(`CREATE FUNCTION "${schema}".poison() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN IF NEW.subject = 'poison' THEN RAISE EXCEPTION 'poisoned'; END IF; RETURN NEW; END $$`);
+          await client.query(`CREATE TRIGGER poison BEFORE INSERT ON "${schema}".events FOR EACH ROW EXECUTE FUNCTION "${schema}".poison()`);
+        } finally {
+          await client.end();
+        }
+
+        // One turn of the event loop: one group commit, one transaction.
+        const calls = [1, 2, 3, 4].map((n) => store.append([{ ...event('a', n), subject: n === 2 ? 'poison' : `s${n}` }]));
+
+        await expect(calls[1]).rejects.toMatchObject({ code: 'VALIDATION_FAILED', status: 400, details: [{ path: '', code: 'REFUSED_BY_STORE' }] });
+        for (const i of [0, 2, 3]) await expect(calls[i]).resolves.toMatchObject({ replayed: false });
+        const stored = await store.read({ limit: 10 });
+        expect(stored.map((e) => e.subject ?? null)).toEqual([null, 's1', 's3', 's4']);
+        expect(stored.map((e) => e.id)).toEqual([...stored.map((e) => e.id)].sort());
+      });
+
       it('rejects with STORE_UNAVAILABLE, storing nothing, when its connections are cut', async () => {
         const store = await open();
         await store.append([event('a', 1)]);

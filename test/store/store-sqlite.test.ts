@@ -225,6 +225,18 @@ describe('SqliteStore', () => {
       expect((walBytes() - before) / (pageSize + 24)).toBeLessThan(20);
     });
 
+    it('refuses with its own error a call the database refuses, and stores the rest of its group', async () => {
+      const store = open();
+      raw().exec(`CREATE TRIGGER poison BEFORE INSERT ON events WHEN NEW.subject = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END;`);
+
+      const calls = [1, 2, 3].map((n) => store.append([{ ...event('a', n), subject: n === 2 ? 'poison' : `s${n}` }]));
+
+      await expect(calls[1]).rejects.toMatchObject({ code: 'VALIDATION_FAILED', status: 400, details: [{ path: '', code: 'REFUSED_BY_STORE' }] });
+      await expect(calls[0]).resolves.toBeDefined();
+      await expect(calls[2]).resolves.toBeDefined();
+      expect((await store.read({ limit: 10 })).map((e) => e.subject)).toEqual(['s1', 's3']);
+    });
+
     it('rejects malformed arguments with a TypeError', async () => {
       const store = open();
 
