@@ -127,6 +127,37 @@ describe('POST /v1/events (publishEvents)', () => {
       expect(body).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
     });
 
+    it('replays a retry of the same JSON value written differently: member order, spacing, number forms (RFC 8785)', async () => {
+      const headers = { ...server.auth('writer'), 'Idempotency-Key': 'reordered', 'content-type': 'application/json' };
+      const send = (rawBody: string) => call('POST', `${server.url}/v1/events`, { headers, rawBody });
+      const first = await send(
+        '{"type":"budget.threshold","subject":"bdg_1","data":{"budgetId":"bdg_1","thresholdPercent":80,"spent":{"amount":"80.00","currency":"EUR"},"limit":{"amount":"100.00","currency":"EUR"}}}',
+      );
+      const variants = [
+        '{"data":{"limit":{"currency":"EUR","amount":"100.00"},"spent":{"currency":"EUR","amount":"80.00"},"thresholdPercent":80,"budgetId":"bdg_1"},"subject":"bdg_1","type":"budget.threshold"}',
+        '{ "subject" : "bdg_1", "type" : "budget.threshold", "data" : { "thresholdPercent" : 8.0e1, "budgetId" : "bdg_\u0031", "limit" : {"amount":"100.00","currency":"EUR"}, "spent":{"amount":"80.00","currency":"EUR"} } }',
+      ];
+      expect(first.status).toBe(201);
+      for (const variant of variants) {
+        const retry = await send(variant);
+        expect(retry.status, variant).toBe(201);
+        expect(retry.headers.get('idempotent-replayed')).toBe('true');
+        expect(retry.body).toEqual(first.body);
+      }
+      const list = await call('GET', `${server.url}/v1/events`, { headers: server.auth('reader') });
+      expect((list.body as { data: unknown[] }).data).toHaveLength(1);
+
+      // Another value under the same key is still a conflict; so is the same event as a batch.
+      for (const other of [
+        '{"type":"budget.threshold","subject":"bdg_1","data":{"budgetId":"bdg_1","thresholdPercent":81,"spent":{"amount":"80.00","currency":"EUR"},"limit":{"amount":"100.00","currency":"EUR"}}}',
+        '[{"type":"budget.threshold","subject":"bdg_1","data":{"budgetId":"bdg_1","thresholdPercent":80,"spent":{"amount":"80.00","currency":"EUR"},"limit":{"amount":"100.00","currency":"EUR"}}}]',
+      ]) {
+        const conflict = await send(other);
+        expect(conflict.status, other).toBe(409);
+        expect(conflict.body).toMatchObject({ code: 'IDEMPOTENCY_CONFLICT' });
+      }
+    });
+
     it('scopes keys per API key', async () => {
       const event = { type: 'grant.created', data: catalog['grant.created'].example };
       const a = await publish(event, { ...server.auth('writer'), 'Idempotency-Key': 'shared' });
