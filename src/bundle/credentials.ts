@@ -1,0 +1,40 @@
+/**
+ * Which credentials an operation accepts, from its `security` (OpenAPI 3.1 section 4.8.30):
+ * an `Authorization` header is only read when the operation accepts its scheme (bearer or basic),
+ * an `apiKey` only from the query parameter or header the scheme names.
+ */
+import type { Credentials } from '../auth/key-ring.js';
+import type { BundleOperation } from './bundle.js';
+
+/** The credentials `op` accepts from a request's headers and parsed query. */
+export function credentialsFor(
+  op: BundleOperation,
+  headers: Record<string, string | string[] | undefined>,
+  query: Record<string, unknown>,
+): Credentials {
+  const credentials: Credentials = {};
+  const authorization = typeof headers.authorization === 'string' ? headers.authorization : undefined;
+  if (authorization) {
+    const scheme = authorization.trim().split(/\s+/, 1)[0]!.toLowerCase();
+    if (op.schemes.some((s) => s.kind === scheme)) credentials.authorization = authorization;
+  }
+  for (const scheme of op.schemes) {
+    if (scheme.kind !== 'apiKey') continue;
+    if (scheme.in === 'query') {
+      const value = query[scheme.param];
+      if (typeof value === 'string' && credentials.token === undefined) credentials.token = value;
+    } else if (credentials.authorization === undefined) {
+      const value = headers[scheme.param.toLowerCase()];
+      if (typeof value === 'string' && value !== '') credentials.authorization = `Bearer ${value}`;
+    }
+  }
+  return credentials;
+}
+
+/** The `WWW-Authenticate` challenge of a 401 for `op` (RFC 9110 section 11.6.1), or undefined. */
+export function challengeFor(op: BundleOperation | undefined): string | undefined {
+  if (!op) return 'Bearer realm="specstream"';
+  const http = op.schemes.find((s) => s.kind === 'bearer' || s.kind === 'basic');
+  if (http) return `${http.kind === 'basic' ? 'Basic' : 'Bearer'} realm="specstream"`;
+  return op.schemes.length > 0 ? 'Bearer realm="specstream"' : undefined;
+}
