@@ -115,15 +115,18 @@ ${entries.join('\n')}
 // ---------------------------------------------------------------------------------------------
 // events.ts
 
-/** Component object schemas used by catalog payloads, emitted once under their component name. */
-function sharedSchemas(model: AsyncApiModel): Array<{ id: string; schema: JsonSchema; names: NamedSchema }> {
+/**
+ * The component object schemas (`components.schemas`) that catalog payloads use, each to be emitted
+ * once under a name: sorted by id, then reordered so that dependencies come first (every zod
+ * constant is declared before it is used). Throws on a schema that refers to itself.
+ */
+export function orderedSharedSchemas(model: Pick<AsyncApiModel, 'catalog' | 'componentSchemas'>): Array<{ id: string; schema: JsonSchema }> {
   const used = new Set<string>();
   for (const entry of model.catalog) for (const id of schemaIdsWithin(entry.payload)) used.add(id);
   const shared = [...model.componentSchemas.entries()]
     .filter(([id, schema]) => used.has(id) && schema.type === 'object')
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  // Dependencies first, so that every zod constant is declared before it is used.
-  const ordered: Array<{ id: string; schema: JsonSchema; names: NamedSchema }> = [];
+  const ordered: Array<{ id: string; schema: JsonSchema }> = [];
   const visiting = new Set<string>();
   const byId = new Map(shared);
   const visit = (id: string): void => {
@@ -132,10 +135,15 @@ function sharedSchemas(model: AsyncApiModel): Array<{ id: string; schema: JsonSc
     visiting.add(id);
     const schema = byId.get(id)!;
     for (const inner of schemaIdsWithin(schema)) if (byId.has(inner)) visit(inner);
-    ordered.push({ id, schema, names: { ts: pascalCase(id), zod: camelCase(id) } });
+    ordered.push({ id, schema });
   };
   for (const [id] of shared) visit(id);
   return ordered;
+}
+
+/** Component object schemas used by catalog payloads, emitted once under their component name. */
+function sharedSchemas(model: AsyncApiModel): Array<{ id: string; schema: JsonSchema; names: NamedSchema }> {
+  return orderedSharedSchemas(model).map(({ id, schema }) => ({ id, schema, names: { ts: pascalCase(id), zod: camelCase(id) } }));
 }
 
 function envelopeProperties(envelope: JsonSchema): Array<[string, JsonSchema]> {

@@ -62,10 +62,34 @@ const KEYWORDS = new Set([
   'oneOf',
 ]);
 const TYPES = new Set(['object', 'array', 'string', 'integer', 'number', 'boolean', 'null']);
-const FORMATS = new Set(['date-time']);
+/**
+ * The formats codegen validates, with the zod that does it. `uuid` is RFC 9562's 8-4-4-4-12 hex
+ * layout without a version or variant check (`z.guid()`), as JSON Schema validators such as
+ * ajv-formats read it; `date` is RFC 3339's full-date; `uri` an absolute URI (RFC 3986) as the
+ * WHATWG URL parser accepts it (`z.url()`: a scheme is required, a relative reference is refused).
+ */
+const FORMAT_CODE: ReadonlyMap<string, string> = new Map([
+  ['date-time', 'z.iso.datetime({ offset: true })'],
+  ['date', 'z.iso.date()'],
+  ['uuid', 'z.guid()'],
+  ['uri', 'z.url()'],
+]);
+const FORMATS = new Set(FORMAT_CODE.keys());
+
+/** A schema the emitter cannot turn into code: `path` is where (as the caller named the root), `reason` why. */
+export class SchemaError extends Error {
+  override readonly name = 'SchemaError';
+
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path}: ${reason}`);
+  }
+}
 
 function fail(path: string, message: string): never {
-  throw new Error(`${path}: ${message}`);
+  throw new SchemaError(path, message);
 }
 
 function asSchema(value: unknown, path: string): JsonSchema {
@@ -277,7 +301,7 @@ function zodLiteral(value: unknown): string {
 function zodOf(type: string, schema: JsonSchema, context: EmitContext, path: string): string {
   switch (type) {
     case 'string': {
-      let code = schema.format === 'date-time' ? 'z.iso.datetime({ offset: true })' : 'z.string()';
+      let code = (schema.format !== undefined ? FORMAT_CODE.get(String(schema.format)) : undefined) ?? 'z.string()';
       const minLength = integerKeyword(schema, 'minLength', path);
       const maxLength = integerKeyword(schema, 'maxLength', path);
       if (minLength !== undefined) code += `.min(${minLength})`;

@@ -6,6 +6,7 @@ import { startServer } from '../server.js';
 import { ForwardConfigError } from '../destinations/forward-config.js';
 import { exportCommand } from './commands/export.js';
 import { forwardCommand } from './commands/forward.js';
+import { generateCommand } from './commands/generate.js';
 import { publishCommand } from './commands/publish.js';
 import { tailCommand } from './commands/tail.js';
 import { verifyCommand } from './commands/verify.js';
@@ -49,21 +50,7 @@ const commands: Record<string, Command> = {
   export: exportCommand,
   verify: verifyCommand,
   forward: forwardCommand,
-  generate: {
-    summary: 'Regenerate src/generated/ from specs/ (same as npm run generate).',
-    usage: 'specstream generate',
-    async run() {
-      // scripts/ is development tooling (it needs devDependencies) and is not compiled into dist/ nor
-      // shipped: the specifier is a variable so that tsc does not pull it into the build.
-      const script = '../../scripts/generate.js';
-      if (!import.meta.url.endsWith('.ts')) {
-        throw new Error('generate runs from a clone of the repository: npm run generate');
-      }
-      const { generate } = (await import(script)) as { generate(): Promise<void> };
-      await generate();
-      return EXIT.ok;
-    },
-  },
+  generate: generateCommand,
 };
 
 /** The `version` of the package.json next to src/ (or dist/), which both sit one level below. */
