@@ -10,6 +10,7 @@ import { checkJsonBody } from './http/check-json-body.js';
 import { toErrorResponse } from './http/error-response.js';
 import { listOperations, loadOpenApiDocument, type RouteOperation } from './http/openapi-document.js';
 import { redactUrl, type Logger } from './observability/logger.js';
+import { redactForLog, requestSecrets } from './observability/redact.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
 import type { StreamHub } from './stream/stream-hub.js';
@@ -172,7 +173,7 @@ function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
 function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, req, res, _next) => {
     const { status, body, unexpected } = toErrorResponse(error);
-    if (unexpected) logger.error({ err: error, method: req.method, url: redactUrl(req.originalUrl) }, 'unexpected error');
+    if (unexpected) logger.error({ err: redactForLog(error, requestSecrets(req)), method: req.method, url: redactUrl(req.originalUrl) }, 'unexpected error');
     if (res.headersSent) {
       res.destroy();
       return;

@@ -76,6 +76,12 @@ export const errors = {
   invalidEventId: defineError('INVALID_EVENT_ID', 400, 'Not an event id (evt_ + 26-character ULID)'),
   payloadTooLarge: defineError('PAYLOAD_TOO_LARGE', 413, 'The body is larger than the limit'),
   unsupportedMediaType: defineError('UNSUPPORTED_MEDIA_TYPE', 415, 'The body must be application/json'),
+  invalidContentEncoding: defineError('INVALID_CONTENT_ENCODING', 400, 'The body is not valid data for its Content-Encoding'),
+  malformedUrl: defineError('MALFORMED_URL', 400, 'The URL is not valid percent-encoded UTF-8'),
+  malformedRequest: defineError('MALFORMED_REQUEST', 400, 'The request is not valid HTTP/1.1'),
+  requestTimeout: defineError('REQUEST_TIMEOUT', 408, 'The request did not arrive in time'),
+  urlTooLong: defineError('URL_TOO_LONG', 414, 'The URL is longer than the limit'),
+  headersTooLarge: defineError('HEADERS_TOO_LARGE', 431, 'The request headers are larger than the limit'),
 
   // Resources
   notFound: defineError('NOT_FOUND', 404, 'No such route'),

@@ -1,17 +1,21 @@
 import { pino, type Logger } from 'pino';
+import { redactForLog, redactText, redactUrl, REDACTED } from './redact.js';
 
 export type { Logger };
+export { redactUrl };
 
-const TOKEN_IN_QUERY = /([?&](?:token|access_token)=)[^&#\s]*/gi;
-
-/** The URL with every `token=` value replaced by `[REDACTED]`: secrets never reach a log line. */
-export function redactUrl(url: string): string {
-  return url.replace(TOKEN_IN_QUERY, '$1[REDACTED]');
-}
+/** Header fields that carry credentials, in every place a log object may hold headers. */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
+const HEADER_HOLDERS = ['req.headers', 'headers', 'request.headers', 'res.headers', 'err.headers', 'err.config.headers'];
 
 /**
- * The process logger: pino JSON lines on stdout. Authorization headers are removed and `token`
- * query values redacted from any `url` field, whatever logs it.
+ * The process logger: pino JSON lines on stdout. Credentials never reach a line
+ * (src/observability/redact.ts says how):
+ * - headers that carry credentials (`Authorization`, `Proxy-Authorization`, `Cookie`, `X-API-Key`)
+ *   under any usual holder, and `secret` fields, are censored by pino's `redact`;
+ * - a `url` field keeps only the values of declared, non-credential query parameters;
+ * - errors (`err`, with their `cause` chains) and the message text have every `name=value` whose
+ *   name is not a declared, non-credential query parameter redacted.
  */
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return pino(
@@ -19,8 +23,25 @@ export function createLogger(level: string, destination?: pino.DestinationStream
       level,
       base: { service: 'specstream' },
       redact: {
-        paths: ['req.headers.authorization', 'req.headers.cookie', 'headers.authorization', 'authorization', 'secret', '*.secret'],
-        censor: '[REDACTED]',
+        paths: [
+          ...HEADER_HOLDERS.flatMap((holder) => CREDENTIAL_HEADERS.map((name) => `${holder}["${name}"]`)),
+          'authorization',
+          'secret',
+          '*.secret',
+          'token',
+          '*.token',
+        ],
+        censor: REDACTED,
+      },
+      serializers: {
+        err: (error: unknown) => redactForLog(error),
+      },
+      hooks: {
+        logMethod(args, method) {
+          // The message (and any printf-style arguments) may quote a URL or an error's text.
+          const redacted = args.map((arg) => (typeof arg === 'string' ? redactText(arg) : arg)) as Parameters<typeof method>;
+          method.apply(this, redacted);
+        },
       },
       formatters: {
         log(object) {

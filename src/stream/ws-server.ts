@@ -17,7 +17,8 @@ import type { Config } from '../config/load-config.js';
 import { errors, type ErrorDetail } from '../errors.js';
 import { toErrorResponse } from '../http/error-response.js';
 import { loadOpenApiDocument } from '../http/openapi-document.js';
-import type { Logger } from '../observability/logger.js';
+import { redactUrl, type Logger } from '../observability/logger.js';
+import { redactForLog, requestSecrets } from '../observability/redact.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import { wsDroppedMessage, type DropNotice } from './frame-encoding.js';
 import { planStream, type Hub } from './hub.js';
@@ -111,13 +112,14 @@ export class WsStreams {
     this.allowedParams = queryParameters(path);
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
-      const url = new URL(req.url ?? '/', 'http://localhost');
-      if (url.pathname !== path) {
-        refuse(socket, errors.notFound());
-        return;
-      }
+      // One line per handshake, as the request log has one per request; the URL and errors are redacted.
+      const logHandshake = (status: number, key?: string) =>
+        this.logger.info({ method: req.method, url: redactUrl(req.url ?? '/'), status, ...(key ? { key } : {}) }, 'websocket handshake');
       let admitted: { query: ResolvedHistoryQuery; principal: Principal };
       try {
+        const url = parseTarget(req.url);
+        if (url === undefined) throw errors.malformedUrl();
+        if (url.pathname !== path) throw errors.notFound();
         if (this.hub.isClosing) throw errors.shuttingDown();
         this.checkOrigin(req);
         admitted = authorize(req);
@@ -125,17 +127,21 @@ export class WsStreams {
         this.hub.admit(admitted.principal.keyId);
       } catch (error) {
         const response = refuse(socket, error);
-        if (response.unexpected) this.logger.error({ err: error }, 'websocket upgrade failed');
+        if (response.unexpected) this.logger.error({ err: redactForLog(error, requestSecrets(req)), url: redactUrl(req.url ?? '/') }, 'websocket upgrade failed');
+        logHandshake(response.status);
         return;
       }
       const { query, principal } = admitted;
       let upgraded = false;
       // `ws` answers a malformed handshake itself (and never calls back): give the slot back.
       socket.once('close', () => {
-        if (!upgraded) this.hub.release(principal.keyId);
+        if (upgraded) return;
+        this.hub.release(principal.keyId);
+        logHandshake(400, principal.keyId);
       });
       this.wss.handleUpgrade(req, socket, head, (ws) => {
         upgraded = true;
+        logHandshake(101, principal.keyId);
         this.connect(ws, socket, query, principal);
       });
     });
@@ -287,6 +293,15 @@ export class WsStreams {
 function writeQueueSize(socket: Duplex): number | undefined {
   const size = (socket as { _handle?: { writeQueueSize?: unknown } })._handle?.writeQueueSize;
   return typeof size === 'number' ? size : undefined;
+}
+
+/** The request target as a URL (origin-form or absolute-form), or undefined when it is not one. */
+function parseTarget(target: string | undefined): URL | undefined {
+  try {
+    return new URL(target ?? '/', 'http://localhost');
+  } catch {
+    return undefined;
+  }
 }
 
 /** Writes the JSON error response for a refused upgrade and closes the socket. */

@@ -8,7 +8,14 @@ describe('redactUrl', () => {
   it.each([
     ['/v1/events/stream?token=sk_abc&types=grant.*', '/v1/events/stream?token=[REDACTED]&types=grant.*'],
     ['/v1/events?types=a&token=sk_abc', '/v1/events?types=a&token=[REDACTED]'],
-    ['/v1/events?notatoken=1', '/v1/events?notatoken=1'],
+    ['/v1/events?types=grant.*&limit=5&since=2026-01-01T00:00:00Z', '/v1/events?types=grant.*&limit=5&since=2026-01-01T00:00:00Z'],
+    // Undeclared parameters are not shown: they may be a credential under another name.
+    ['/v1/events?notatoken=1', '/v1/events?notatoken=[REDACTED]'],
+    ['/v1/events?%74oken=sk_abc', '/v1/events?%74oken=[REDACTED]'],
+    ['/v1/events?;token=sk_abc', '/v1/events?;token=[REDACTED]'],
+    ['/v1/events?sk_abc', '/v1/events?[REDACTED]'],
+    ['/v1/events?types=grant.*;token=sk_abc', '/v1/events?types=[REDACTED]'],
+    ['/v1/events?types=a#token=sk_abc', '/v1/events?types=a#[REDACTED]'],
   ])('%s', (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
   });
