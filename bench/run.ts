@@ -4,7 +4,8 @@
  * with Specstream's figure printed as a ratio of it.
  *
  * Processes: the server under test, the publisher (publisher.ts) and this one, which holds the
- * subscribers. Options: `--quick` (smaller runs), `--only=<scenario>[,<scenario>]`, `--store=<url>`
+ * subscribers. The `at-rest` scenario (at-rest.ts) measures the memory of the compiled server with no
+ * connection (`npm run build` first). Options: `--quick` (smaller runs), `--only=<scenario>[,<scenario>]`, `--store=<url>`
  * (PostgreSQL or NATS JetStream instead of a temporary SQLite file; see stores.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../src/store/store-sqlite.js';
+import { atRest, bareNode } from './at-rest.js';
 import { benchStore, dropBenchStore, openBenchStore, storeUrlFor } from './stores.js';
 import { now, percentile } from './common.js';
 import { openSse, openWs, type BenchSubscriber } from './subscribers.js';
@@ -65,7 +67,9 @@ function selected(name: string): boolean {
 function spawnServer(script: string, scriptArgs: string[]): Promise<{ url: string; child: ChildProcess }> {
   // BENCH_CPU_PROF=<dir> writes a V8 CPU profile of each server process there.
   const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
-  const child = spawn(process.execPath, [...profile, '--import', 'tsx', join(HERE, script), ...scriptArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
+  // BENCH_SERVER_FLAGS="--flag ...": extra node flags for the Specstream server process (e.g. the V8 heap flags of npm start).
+  const flags = script === 'specstream-server.ts' ? (process.env.BENCH_SERVER_FLAGS ?? '').split(' ').filter(Boolean) : [];
+  const child = spawn(process.execPath, [...profile, ...flags, '--import', 'tsx', join(HERE, script), ...scriptArgs], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     let output = '';
     child.stdout!.on('data', (chunk: Buffer) => {
@@ -218,10 +222,25 @@ async function main(): Promise<void> {
         }
       });
     }
+
+    if (selected('at-rest')) {
+      const settleMs = quick ? 5000 : 15_000;
+      console.log(`\nat-rest: node bin/specstream.js serve (compiled dist/), SQLite store, no connection, RSS after ${settleMs / 1000} s`);
+      const bare = await bareNode();
+      console.log(`  bare node (reference)             RSS ${fmt(bare.total, 1)} MiB (anon ${fmt(bare.anon, 1)}, file ${fmt(bare.file, 1)})`);
+      for (const flags of AT_REST_VARIANTS) {
+        const { last, max } = await atRest(join(dir, `at-rest-${AT_REST_VARIANTS.indexOf(flags)}.db`), flags, settleMs);
+        const label = flags.length > 0 ? `node ${flags.join(' ')}` : 'node (as npm start)';
+        console.log(`  ${label.padEnd(32)}  RSS ${fmt(last.total, 1)} MiB (anon ${fmt(last.anon, 1)}, file ${fmt(last.file, 1)}; largest ${fmt(max, 1)})`);
+      }
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/** Node flags of the at-rest variants: as `npm start` runs, and with a 1 MiB V8 semi-space (young generation). */
+const AT_REST_VARIANTS: string[][] = [[], ['--max-semi-space-size=1']];
 
 async function openWsReplay(url: string): Promise<BenchSubscriber> {
   const { WebSocket } = await import('ws');
