@@ -104,9 +104,13 @@ export type SseFrameSpec =
   | { role: 'error'; message: string; text: string };
 
 /** One WebSocket frame kind, as the bundle declares it. */
-export type WsFrameSpec =
-  | { role: 'event'; message: string; types?: readonly string[]; template: FrameTemplate }
-  | { role: 'position' | 'status' | 'end' | 'dropped' | 'error'; message: string; map: FieldMap; everyMs?: number };
+export type WsFrameSpec = (
+  | { role: 'event'; message: string; types?: readonly string[]; template: FrameTemplate; at: string }
+  | { role: 'position' | 'status' | 'end' | 'dropped' | 'error'; message: string; map: FieldMap; everyMs?: number }
+) & {
+  /** The payload's first `const` property (the frame's discriminator), if any. */
+  discriminator?: { key: string; value: unknown };
+};
 
 /**
  * An event frame's layout from its payload schema: properties in order, each a constant or the

@@ -114,6 +114,23 @@ function readBundle(dir: string): Bundle {
   const asyncapiDoc = YamlDocument.read(join(dir, 'asyncapi.yaml'), shown('asyncapi.yaml'));
   const defaultsPath = join(dir, 'specstream.yaml');
   const defaultsDoc = existsSync(defaultsPath) ? YamlDocument.read(defaultsPath, shown('specstream.yaml')) : undefined;
+  return buildBundle(dir, openapiDoc, asyncapiDoc, defaultsDoc);
+}
+
+/**
+ * A bundle from the texts of its documents (e.g. fetched from a server's `GET /specs/{file}`),
+ * named `name` in messages. Throws BundleError like `loadBundle`.
+ */
+export function parseBundle(name: string, texts: { openapi: string; asyncapi: string; defaults?: string }): Bundle {
+  return buildBundle(
+    name,
+    YamlDocument.parse(texts.openapi, `${name}/openapi.yaml`),
+    YamlDocument.parse(texts.asyncapi, `${name}/asyncapi.yaml`),
+    texts.defaults === undefined ? undefined : YamlDocument.parse(texts.defaults, `${name}/specstream.yaml`),
+  );
+}
+
+function buildBundle(dir: string, openapiDoc: YamlDocument, asyncapiDoc: YamlDocument, defaultsDoc: YamlDocument | undefined): Bundle {
   const oa = new ProblemList(openapiDoc.file);
   const aa = oa.forFile(asyncapiDoc.file);
 
@@ -682,6 +699,9 @@ function readWsFrame(
   problems: ProblemList,
 ): WsFrameSpec | undefined {
   const role = frame.role;
+  const properties = isObject(payload) && isObject(payload.properties) ? payload.properties : {};
+  const constant = Object.entries(properties).find(([, schema]) => isObject(schema) && 'const' in schema);
+  const discriminator = constant ? { discriminator: { key: constant[0], value: (constant[1] as JsonObject).const } } : {};
   if (role === 'event') {
     expectKeys(frame, ['role', 'at', 'types'], pointer, problems);
     const at = frame.at ?? '';
@@ -699,7 +719,7 @@ function readWsFrame(
     }
     const template = frameTemplate(payload, at, pointer, problems);
     if (!template) return undefined;
-    return { role, message, ...(types ? { types } : {}), template };
+    return { role, message, ...(types ? { types } : {}), template, at: at.slice(1), ...(at === '' ? {} : discriminator) };
   }
   const groups = typeof role === 'string' ? WS_GROUPS[role] : undefined;
   if (!groups) {
@@ -709,7 +729,6 @@ function readWsFrame(
   expectKeys(frame, ['role', 'fields', 'every'], pointer, problems);
   // Constants of the payload schema (the discriminator) come first, then the declared fields.
   const fields: JsonObject = {};
-  const properties = isObject(payload) && isObject(payload.properties) ? payload.properties : {};
   for (const [key, schema] of Object.entries(properties)) if (isObject(schema) && 'const' in schema) fields[key] = { const: schema.const };
   if (frame.fields !== undefined && !isObject(frame.fields)) problems.add(`${pointer}/fields`, 'expected a field map');
   Object.assign(fields, isObject(frame.fields) ? frame.fields : {});
@@ -723,7 +742,7 @@ function readWsFrame(
     if (role !== 'status' || typeof frame.every !== 'number' || frame.every <= 0) problems.add(`${pointer}/every`, 'every (seconds, > 0) is for status frames');
     else everyMs = frame.every * 1000;
   }
-  return { role: role as 'position', message, map, ...(everyMs !== undefined ? { everyMs } : {}) };
+  return { role: role as 'position', message, map, ...(everyMs !== undefined ? { everyMs } : {}), ...discriminator };
 }
 
 /** The event frame's JSON around the envelope, from the payload's properties in order. */

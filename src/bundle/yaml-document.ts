@@ -29,6 +29,11 @@ export class YamlDocument {
     } catch {
       throw new BundleError([{ file: displayName, pointer: '', message: 'the file is missing or unreadable' }]);
     }
+    return YamlDocument.parse(text, displayName);
+  }
+
+  /** Parses YAML `text` named `displayName`; bad YAML is a BundleError naming it. */
+  static parse(text: string, displayName: string): YamlDocument {
     let parsed: unknown;
     try {
       parsed = parseYaml(text, { maxAliasCount: 100 });
