@@ -203,6 +203,8 @@ export class WsReader {
   readonly frames: Frame[] = [];
   failure: Error | undefined;
   closeCode: number | undefined;
+  /** Pings received from the server (it pings every heartbeat_s). */
+  pings = 0;
   /** Status and body when the upgrade was refused. */
   refused: { status: number; body: string } | undefined;
   readonly ws: WebSocket;
@@ -214,6 +216,11 @@ export class WsReader {
     headers: Record<string, string> = {},
   ) {
     this.ws = new WebSocket(url, { headers });
+    this.ws.on('open', () => this.#notify());
+    this.ws.on('ping', () => {
+      this.pings++;
+      this.#notify();
+    });
     this.ws.on('message', (data: Buffer, isBinary: boolean) => {
       try {
         if (isBinary) throw new Error('binary WebSocket message: the bundle declares JSON text messages');
