@@ -14,6 +14,9 @@ import type { ServedBundle } from './served-bundle.js';
 
 const EVENT_ID = /^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$/u;
 
+/** The roles the history query reads (limit and cursor belong to the list handler). */
+const HISTORY_ROLES: ReadonlySet<ParamRole> = new Set(['types', 'since', 'until', 'since_id', 'until_id', 'last_event_id']);
+
 /** What a request offers: its parsed query and its headers (lower-case names). */
 export interface QuerySource {
   query: Record<string, unknown>;
@@ -28,7 +31,7 @@ export function resolveStreamQuery(served: ServedBundle, op: BundleOperation, so
   const input = new Map<ParamRole, string>();
   // Headers first: a header beats a query alias of the same role.
   for (const param of [...op.params].sort((a, b) => (a.in === 'header' ? 0 : 1) - (b.in === 'header' ? 0 : 1))) {
-    if (!param.role || param.role === 'token' || param.role === 'id') continue;
+    if (!param.role || !HISTORY_ROLES.has(param.role)) continue;
     const raw = param.in === 'header' ? source.headers[param.name.toLowerCase()] : param.in === 'query' ? source.query[param.name] : undefined;
     if (raw === undefined || raw === '') continue;
     if (typeof raw !== 'string') {
