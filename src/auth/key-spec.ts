@@ -10,9 +10,9 @@ export interface KeySpec {
   queryToken: boolean;
 }
 
-const SCOPE_PATTERN = /^(admin|events:(read|write)(:[a-z0-9_.*]+)?)$/;
+const SCOPE_PATTERN = /^(admin|metrics:read|events:(read|write)(:[a-z0-9_.*]+)?)$/;
 
-/** True when `scope` is one Specstream understands: `admin`, `events:read[:glob]`, `events:write[:glob]`. */
+/** True when `scope` is one Specstream understands: `admin`, `metrics:read`, `events:read[:glob]`, `events:write[:glob]`. */
 export function isValidScope(scope: string): boolean {
   return SCOPE_PATTERN.test(scope);
 }

@@ -21,7 +21,7 @@ export const wsEventFrame = z.strictObject({
 
 /**
  * Resume point (WebSocket).
- * Sent once at the start of a live-only stream when the log holds an event the reader may read.
+ * Sent once at the start of a live-only stream.
  */
 export interface WsPositionFrame {
   type: 'position';
@@ -44,10 +44,11 @@ export interface WsStatusFrame {
   ts: string;
   /** Events delivered to this connection per second, over the last interval. */
   throughput_eps: number;
-  /** Events between this connection's cursor and the head of the log. */
+  /** Events of this connection's types between its cursor and the head of the log. */
   queue_depth: number;
   /** The in-memory ring's capacity; a deeper queue is served from the store. */
   queue_max: number;
+  /** Open streams of this connection's key on this node (never other clients'). */
   subscribers: number;
   store: 'ok' | 'unavailable';
 }

@@ -112,6 +112,7 @@ interface RingBatch {
 export interface SubscriberStatus {
   queueDepth: number;
   queueMax: number;
+  /** Open streams of the same key on this node (never other clients'). */
   subscribers: number;
   store: 'ok' | 'unavailable';
 }
@@ -321,7 +322,7 @@ export class Hub {
     return {
       queueDepth: this.lagOf(subscriber),
       queueMax: this.config.ring_size,
-      subscribers: this.subscribers.size,
+      subscribers: this.perKey.get(subscriber.keyId) ?? 0,
       store: this.storeOk ? 'ok' : 'unavailable',
     };
   }
@@ -481,7 +482,7 @@ export class Hub {
       if (batch.lastId !== undefined) subscriber.cursorId = batch.lastId;
       if (batch.bytes !== undefined && !this.deliver(subscriber, batch.bytes, batch.count)) return;
       if (batch.reachedUntil) {
-        this.finish(subscriber, 'until_reached');
+        this.untilReached(subscriber);
         return;
       }
     }
@@ -502,7 +503,7 @@ export class Hub {
         reachedUntil = true;
         break;
       }
-      if (!subscriber.wants(entry.typeIndex)) continue;
+      if (!subscriber.wants(entry.typeIndex, entry.type)) continue;
       const frame = entry.bytes(format);
       parts.push(frame);
       bytes += frame.length;
@@ -522,7 +523,7 @@ export class Hub {
     const untilId = subscriber.untilId;
     if (untilId === undefined) return;
     if (this.headId >= untilId) {
-      this.finish(subscriber, 'until_reached');
+      this.untilReached(subscriber);
     } else if (Date.now() > timeOfId(untilId) + UNTIL_GRACE_MS) {
       // No new event can be logged at or before `until` any more; one last store read makes sure
       // nothing committed but not yet tailed is missed, then the stream ends.
@@ -588,7 +589,8 @@ export class Hub {
         }
         if (written === events.length && events.length < limit) {
           const untilId = subscriber.untilId;
-          if (untilId !== undefined && (head >= untilId || readStartedAt > timeOfId(untilId) + UNTIL_GRACE_MS)) {
+          // (A stream limited to some types ignores the head: other types alone may have moved it.)
+          if (untilId !== undefined && ((subscriber.mask === undefined && head >= untilId) || readStartedAt > timeOfId(untilId) + UNTIL_GRACE_MS)) {
             // Everything at or before `until` has been read and no more can be logged.
             if (!subscriber.ended) this.finish(subscriber, 'until_reached');
             return;
@@ -642,7 +644,9 @@ export class Hub {
     if (upper.id <= subscriber.cursorId) return undefined;
     const span = this.ledger!.span(subscriber.cursorId, upper, subscriber.mask);
     if (span.count === 0) return undefined;
-    const since = subscriber.cursorId.startsWith('evt_') ? subscriber.cursorId : ZERO_ID;
+    // Just below the first missing event, not the cursor: the cursor may be the id of an event of
+    // another type (the head the stream had read up to), which this reader may not learn.
+    const since = idJustBefore(span.firstId!);
     const params = new URLSearchParams({ since_id: since, until_id: span.lastId! });
     if (subscriber.types !== undefined) params.set('types', subscriber.types.join(','));
     return {
@@ -707,6 +711,17 @@ export class Hub {
     }
   }
 
+  /**
+   * The log has passed the subscriber's `until`. A stream of every type ends now; a stream limited
+   * to some types ends once `until` is UNTIL_GRACE_MS in the past, so that when it ends says
+   * nothing about events of other types (which alone may have moved the log past `until`).
+   */
+  private untilReached(subscriber: Subscriber): void {
+    const untilId = subscriber.untilId!;
+    if (subscriber.mask === undefined || Date.now() > timeOfId(untilId) + UNTIL_GRACE_MS) this.finish(subscriber, 'until_reached');
+    else if (subscriber.untilTimer === undefined) this.armUntil(subscriber, untilId);
+  }
+
   /** For `until` given as a time: makes sure the stream ends soon after it even if no event follows. */
   private armUntil(subscriber: Subscriber, untilId: string): void {
     const delay = Math.max(timeOfId(untilId) + UNTIL_GRACE_MS + 5 - Date.now(), 5);
@@ -764,7 +779,8 @@ export function encodePiece(events: readonly EncodedEvent[], start: number, form
   }
   // WebSocket: each event its own text frame, all written into one buffer in a single pass.
   let capacity = 0;
-  for (let i = start; i < events.length && (i === start || capacity < 3 * maxBytes); i++) capacity += 3 * (events[i]!.json.length + 24) + 10;
+  // 25 = the length of `{"type":"event","event":` plus `}` around the envelope.
+  for (let i = start; i < events.length && (i === start || capacity < 3 * maxBytes); i++) capacity += 3 * (events[i]!.json.length + 25) + 10;
   const buffer = Buffer.allocUnsafe(capacity);
   let offset = 0;
   while (end < events.length && (end === start || offset < maxBytes)) {
@@ -796,4 +812,23 @@ export function encodePiece(events: readonly EncodedEvent[], start: number, form
  */
 function fit(buffer: Buffer, length: number): Buffer {
   return length < buffer.length / 2 ? Buffer.from(buffer.subarray(0, length)) : buffer.subarray(0, length);
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * The event id just below `id` (the 26-character ULID minus one), an exclusive lower bound that
+ * lets `id` through and nothing before it; `ZERO_ID` for the smallest id.
+ */
+export function idJustBefore(id: string): string {
+  const digits = id.slice(4).split('');
+  for (let i = digits.length - 1; i >= 0; i--) {
+    const value = CROCKFORD.indexOf(digits[i]!);
+    if (value > 0) {
+      digits[i] = CROCKFORD[value - 1]!;
+      return `evt_${digits.join('')}`;
+    }
+    digits[i] = CROCKFORD[31]!;
+  }
+  return ZERO_ID;
 }

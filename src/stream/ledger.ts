@@ -44,10 +44,15 @@ export interface LedgerSpan {
   partial: boolean;
 }
 
+/** The index shared by every type past the 255th (see `TypeIndex`). */
+export const OVERFLOW_INDEX = 255;
+
 /**
  * Small integer indexes for event types, so the ledger stores one byte per event and a filter is
- * a 256-entry mask. At most 255 distinct types; a 256th shares index 255, which makes counts for
- * those types over-inclusive (documented, and far beyond any catalog).
+ * a 256-entry mask. At most 255 distinct types have their own index; later ones share
+ * `OVERFLOW_INDEX`, which no mask selects: a filtered subscriber's drop counts and lag never
+ * include them (an undercount, never another type's id), and ring delivery matches them by name
+ * (`Subscriber.wants`).
  */
 export class TypeIndex {
   private readonly indexes = new Map<string, number>();
@@ -56,7 +61,7 @@ export class TypeIndex {
   of(type: string): number {
     let index = this.indexes.get(type);
     if (index === undefined) {
-      index = Math.min(this.indexes.size, 255);
+      index = Math.min(this.indexes.size, OVERFLOW_INDEX);
       this.indexes.set(type, index);
     }
     return index;
@@ -66,7 +71,10 @@ export class TypeIndex {
   mask(types: readonly string[] | undefined): Uint8Array | undefined {
     if (types === undefined) return undefined;
     const mask = new Uint8Array(256);
-    for (const type of types) mask[this.of(type)] = 1;
+    for (const type of types) {
+      const index = this.of(type);
+      if (index !== OVERFLOW_INDEX) mask[index] = 1;
+    }
     return mask;
   }
 }

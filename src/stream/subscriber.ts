@@ -5,6 +5,7 @@
  * Nothing is buffered per subscriber beyond what its socket already holds.
  */
 import type { EncodedEvent } from '../store/store.js';
+import { OVERFLOW_INDEX } from './ledger.js';
 import type { DropNotice, WireFormat } from './frame-encoding.js';
 
 /** Why a stream ends. */
@@ -95,8 +96,12 @@ export class Subscriber {
     return !this.ended && !this.paused && !this.reading;
   }
 
-  /** True when the subscriber wants events whose type has this index (see ledger.ts `TypeIndex`). */
-  wants(typeIndex: number): boolean {
-    return this.mask === undefined || this.mask[typeIndex] === 1;
+  /**
+   * True when the subscriber wants an event of `type`, whose index is `typeIndex` (see ledger.ts
+   * `TypeIndex`): by the mask, or by name for types past the 255th, which share one index.
+   */
+  wants(typeIndex: number, type: string): boolean {
+    if (this.mask === undefined || this.mask[typeIndex] === 1) return true;
+    return typeIndex === OVERFLOW_INDEX && this.types!.includes(type);
   }
 }

@@ -27,7 +27,7 @@ describe('operational endpoints', () => {
       headers: server.auth('writer'),
       body: { type: 'token.issued', data: catalog['token.issued'].example },
     });
-    const { status, body } = await call('GET', `${server.url}/metrics`);
+    const { status, body } = await call('GET', `${server.url}/metrics`, { headers: server.auth('admin') });
     expect(status).toBe(200);
     expect(String(body)).toMatch(/specstream_events_published_total\{type="token.issued"\} 1/);
     expect(String(body)).toMatch(/specstream_publish_duration_seconds_count 1/);

@@ -1,9 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import { EventIdGenerator } from '../../src/store/event-id.js';
-import { EventLedger, TypeIndex } from '../../src/stream/ledger.js';
+import { EventLedger, OVERFLOW_INDEX, TypeIndex } from '../../src/stream/ledger.js';
+import { Subscriber, type SubscriberTransport } from '../../src/stream/subscriber.js';
 
 const generator = new EventIdGenerator();
 const makeIds = (n: number) => Array.from({ length: n }, () => generator.next());
+
+describe('TypeIndex', () => {
+  it('gives types past the 255th a shared index that no mask selects, so a filtered count never includes another type', () => {
+    const types = new TypeIndex();
+    const names = Array.from({ length: 300 }, (_, i) => `t${i}.x`);
+    for (const name of names) types.of(name);
+    expect(types.of('t254.x')).toBe(254);
+    expect(types.of('t255.x')).toBe(OVERFLOW_INDEX);
+    expect(types.of('t299.x')).toBe(OVERFLOW_INDEX);
+    const mask = types.mask(['t299.x', 't3.x'])!;
+    expect(mask[OVERFLOW_INDEX]).toBe(0);
+    expect(mask[3]).toBe(1);
+
+    const ledger = new EventLedger(100_000, '');
+    const ids = makeIds(3);
+    ledger.append(ids[0]!, types.of('t299.x'));
+    ledger.append(ids[1]!, types.of('t298.x'));
+    ledger.append(ids[2]!, types.of('t3.x'));
+    // t298.x shares the index: it must not be counted (or named) for a t299.x reader.
+    expect(ledger.span('', { id: ids[2]!, inclusive: true }, mask)).toEqual({ count: 1, firstId: ids[2], lastId: ids[2], partial: false });
+
+    // Delivery still matches overflow types by name.
+    const subscriber = new Subscriber({ format: 'sse' } as unknown as SubscriberTransport, 'k', ['t299.x', 't3.x'], mask, undefined, '');
+    expect(subscriber.wants(OVERFLOW_INDEX, 't299.x')).toBe(true);
+    expect(subscriber.wants(OVERFLOW_INDEX, 't298.x')).toBe(false);
+    expect(subscriber.wants(3, 't3.x')).toBe(true);
+  });
+});
 
 describe('EventLedger', () => {
   describe('#span', () => {
