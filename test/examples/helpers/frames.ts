@@ -137,7 +137,7 @@ export class StreamValidator {
     const at = typeof frame.options.at === 'string' ? frame.options.at : '';
     const envelope = (at === '' ? payload : (payload as Json)[at.slice(1)]) as Json;
     const types = frame.options.types as string[] | undefined;
-    return this.event(frame, envelope, undefined, types);
+    return this.event(frame, envelope, undefined, types, undefined, true);
   }
 
   private sse(): { event: 'type' | 'none'; id: boolean } {
@@ -172,8 +172,9 @@ export class StreamValidator {
     return this.event(frame, payload as Json, id, undefined, eventName);
   }
 
-  private event(frame: FrameMessage, envelope: Json, id: string | undefined, types: string[] | undefined, eventName?: string): EventFrame {
-    if (!frame.validate!(envelope)) throw new FrameError(`${frame.key}: ${JSON.stringify(envelope).slice(0, 300)}\n${explain(frame)}`);
+  /** `wrapped`: the frame's payload (already validated) wraps the envelope, as WebSocket frames with `at` do. */
+  private event(frame: FrameMessage, envelope: Json, id: string | undefined, types: string[] | undefined, eventName?: string, wrapped = false): EventFrame {
+    if (!wrapped && !frame.validate!(envelope)) throw new FrameError(`${frame.key}: ${JSON.stringify(envelope).slice(0, 300)}\n${explain(frame)}`);
     const parts = readEnvelope(this.bundle.envelope, envelope);
     let type = parts.type ?? eventName;
     if (type === undefined && types?.length === 1) type = types[0];
