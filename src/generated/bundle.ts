@@ -2,7 +2,7 @@
 // Do not edit it by hand: change the spec and run `npm run generate`.
 
 /** sha256 (hex) of openapi.yaml, a NUL byte and asyncapi.yaml: the bundle this code was generated from. */
-export const BUNDLE_HASH: string = '2a557d89ec0db30afeffc16a428ca24e3443637b370a3beb2bce2177f10a5776';
+export const BUNDLE_HASH: string = '7ce80667f62ec9ba78ecb2ffa681740f570304420f642f1c8c61ced220b10175';
 
 export { catalog, EVENT_TYPES, type CatalogEntry, type EventType } from './catalog.js';
 export { eventDataSchemas, type EventDataMap } from './events.js';
