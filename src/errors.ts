@@ -99,6 +99,11 @@ export const errors = {
 
   // Server side
   storeUnavailable: defineError('STORE_UNAVAILABLE', 503, 'The event store is unavailable; nothing was stored'),
+  storeTimeout: defineError(
+    'STORE_TIMEOUT',
+    503,
+    'The event store did not confirm in time; the events may have been stored: retry with the same Idempotency-Key',
+  ),
   storeClosed: defineError('STORE_CLOSED', 503, 'The event store is closed'),
   shuttingDown: defineError('SHUTTING_DOWN', 503, 'The server is shutting down'),
   internal: defineError('INTERNAL', 500, 'Internal server error'),

@@ -50,7 +50,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   }
   const keyRing = new KeyRing(keys, config.allow_anonymous ? { anonymousScopes: config.anonymous_scopes } : {});
 
-  const store = await openStore(config.store, { synchronous: config.sqlite_synchronous });
+  const store = await openStore(config.store, { synchronous: config.sqlite_synchronous, timeoutMs: config.store_timeout_ms });
   const metrics = new Metrics();
   const hub = createStreamHub({ store, config, metrics, logger });
   const app = createApp({ config, store, keyRing, logger, metrics, hub });

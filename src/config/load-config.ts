@@ -10,6 +10,8 @@ export type Config = {
   port: number;
   store: string;
   sqlite_synchronous: 'NORMAL' | 'FULL';
+  store_timeout_ms: number;
+  readiness_timeout_ms: number;
   keys: KeySpec[];
   allow_anonymous: boolean;
   anonymous_scopes: string[];

@@ -38,6 +38,21 @@ export const OPTIONS = {
     choices: ['NORMAL', 'FULL'],
     description: 'SQLite durability: NORMAL survives a process crash (kill -9), FULL also a power loss.',
   },
+  store_timeout_ms: {
+    kind: 'integer',
+    default: 5000,
+    min: 100,
+    max: 600_000,
+    description:
+      'Deadline of every store call, in ms; past it a publish is a 503 `STORE_UNAVAILABLE` (nothing was stored) or `STORE_TIMEOUT` (sent, not confirmed: retry with the same Idempotency-Key), a read a 503 `STORE_UNAVAILABLE`.',
+  },
+  readiness_timeout_ms: {
+    kind: 'integer',
+    default: 1500,
+    min: 50,
+    max: 60_000,
+    description: '`GET /readyz` answers 503 when the store has not answered within this many ms.',
+  },
   keys: {
     kind: 'list',
     default: [],

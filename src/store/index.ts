@@ -22,6 +22,12 @@ export interface OpenStoreOptions {
   pollIntervalMs?: number;
   /** How long idempotency keys are remembered. Defaults to 24 h. */
   idempotencyTtlMs?: number;
+  /**
+   * The deadline of every store call, in ms (`store_timeout_ms`): past it, `append` rejects with
+   * STORE_UNAVAILABLE (nothing was stored) or STORE_TIMEOUT (sent, outcome unknown), reads and
+   * `ping` with STORE_UNAVAILABLE. Defaults to 5000 ms. See each backend's `timeoutMs`.
+   */
+  timeoutMs?: number;
 }
 
 /**
@@ -46,17 +52,22 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   switch (scheme) {
     case 'sqlite': {
       const { SqliteStore } = await import('./store-sqlite.js');
-      return SqliteStore.open(sqlitePath(url), options);
+      return SqliteStore.open(sqlitePath(url), {
+        synchronous: options.synchronous,
+        pollIntervalMs: options.pollIntervalMs,
+        idempotencyTtlMs: options.idempotencyTtlMs,
+        timeoutMs: options.timeoutMs,
+      });
     }
     case 'postgres':
     case 'postgresql': {
       // The URL may carry a password: the store never echoes it.
       const { PostgresStore } = await import('./store-postgres.js');
-      return PostgresStore.open(url, { pollIntervalMs: options.pollIntervalMs, idempotencyTtlMs: options.idempotencyTtlMs });
+      return PostgresStore.open(url, { pollIntervalMs: options.pollIntervalMs, idempotencyTtlMs: options.idempotencyTtlMs, timeoutMs: options.timeoutMs });
     }
     case 'nats': {
       const { JetStreamStore } = await import('./store-jetstream.js');
-      return JetStreamStore.open(url, { pollIntervalMs: options.pollIntervalMs, idempotencyTtlMs: options.idempotencyTtlMs });
+      return JetStreamStore.open(url, { pollIntervalMs: options.pollIntervalMs, idempotencyTtlMs: options.idempotencyTtlMs, timeoutMs: options.timeoutMs });
     }
     case undefined:
       throw new TypeError('openStore: the store URL needs a scheme, e.g. sqlite:./data/events.db');

@@ -19,10 +19,77 @@ export interface PreparedAppend {
   fingerprint: string | undefined;
 }
 
-/** One `append` call waiting for the backend's next group commit. */
+/** One `append` call waiting for the backend's next group commit. Settles once; later calls are ignored. */
 export interface PendingAppend extends PreparedAppend {
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
+  /** True once resolved, rejected or expired: a backend leaves such a call out of its groups. */
+  readonly settled: boolean;
+  /**
+   * Set by the backend when the call has gone where it cannot be taken back (PostgreSQL: the
+   * group's COMMIT is sent; JetStream: its message is published). Its deadline then rejects
+   * with STORE_TIMEOUT (outcome unknown) rather than STORE_UNAVAILABLE (nothing stored).
+   */
+  sent: boolean;
+}
+
+/**
+ * Queues a prepared call: resolves or rejects once, through `PendingAppend.resolve/reject`. With a
+ * `timeoutMs`, the call rejects when it has not settled by then: STORE_UNAVAILABLE ("nothing was
+ * stored") while it is not `sent` — the backend must then leave it out of any commit — and
+ * STORE_TIMEOUT (the events may have been stored) once it is.
+ */
+export function queueAppend(call: PreparedAppend, queue: PendingAppend[], timeoutMs?: number): Promise<AppendResult> {
+  return new Promise<AppendResult>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
+    const pending: PendingAppend = {
+      ...call,
+      settled: false,
+      sent: false,
+      resolve: (result) => {
+        if (pending.settled) return;
+        (pending as { settled: boolean }).settled = true;
+        clearTimeout(timer);
+        resolve(result);
+      },
+      reject: (error) => {
+        if (pending.settled) return;
+        (pending as { settled: boolean }).settled = true;
+        clearTimeout(timer);
+        reject(error);
+      },
+    };
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => {
+        pending.reject(
+          pending.sent
+            ? errors.storeTimeout(`The event store did not confirm within ${timeoutMs} ms; the events may have been stored: retry with the same Idempotency-Key`)
+            : errors.storeUnavailable(`The event store did not answer within ${timeoutMs} ms; nothing was stored`),
+        );
+      }, timeoutMs);
+      timer.unref();
+    }
+    queue.push(pending);
+  });
+}
+
+/**
+ * Settles like `operation` unless `timeoutMs` passes first; then rejects with `onTimeout()` (the
+ * operation runs on, its outcome ignored). For reads and other calls without side effects to
+ * take back.
+ */
+export function withDeadline<T>(operation: Promise<T>, timeoutMs: number, onTimeout: () => unknown): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([operation, deadline]).finally(() => clearTimeout(timer));
+}
+
+/** The STORE_UNAVAILABLE of a read or ping that passed its deadline. */
+export function storeDidNotAnswer(timeoutMs: number): SpecstreamError {
+  return errors.storeUnavailable(`The event store did not answer within ${timeoutMs} ms`);
 }
 
 /**
@@ -34,13 +101,19 @@ export function takeGroup(queue: PendingAppend[], maxEvents: number, maxLength: 
   let events = 0;
   let length = 0;
   let count = 0;
+  // Calls that expired while queued are dropped (their promise is already settled).
+  while (queue[0]?.settled) queue.shift();
   for (const call of queue) {
+    if (call.settled) {
+      count++;
+      continue;
+    }
     events += call.events.length;
     length += call.payloadLength;
     if (count > 0 && (events > maxEvents || length > maxLength)) break;
     count++;
   }
-  return queue.splice(0, count);
+  return queue.splice(0, count).filter((call) => !call.settled);
 }
 
 /** What one append call may hold on a backend. */

@@ -25,7 +25,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, readRange, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, queueAppend, readRange, storeDidNotAnswer, withDeadline, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link JetStreamStore.open}. */
 export interface JetStreamStoreOptions {
@@ -42,7 +42,15 @@ export interface JetStreamStoreOptions {
   idempotencyTtlMs?: number;
   /** How often `watch` also polls the stream's last sequence, as a fallback. Defaults to 1000 ms. */
   pollIntervalMs?: number;
-  /** Timeout of a JetStream request (publish acknowledgement, message get). Defaults to 3000 ms. */
+  /**
+   * The deadline of every call, in ms: a NATS server that stops answering makes calls fail
+   * instead of hang. `append` then rejects with STORE_UNAVAILABLE (nothing was stored: a call that
+   * expires before its message is published is not published) or, once published, STORE_TIMEOUT
+   * (the outcome is unknown: retry with the idempotency key); reads and `ping` reject with
+   * STORE_UNAVAILABLE. Defaults to 5000 ms.
+   */
+  timeoutMs?: number;
+  /** Timeout of one JetStream request (publish acknowledgement, message get). Defaults to 3000 ms, at most `timeoutMs`. */
   requestTimeoutMs?: number;
   /** Replicas of the stream when it is created (1 on a single server, 3 on a cluster). Defaults to 1. */
   replicas?: number;
@@ -54,6 +62,7 @@ const DEFAULT_STREAM = 'SPECSTREAM';
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 const DEFAULT_REQUEST_TIMEOUT_MS = 3000;
+const DEFAULT_TIMEOUT_MS = 5000;
 /** How many times a group is re-published after losing the race for the stream's tail to another node. */
 const MAX_CONFLICT_ROUNDS = 200;
 /** JetStream API error codes: another writer got there first (wrong last sequence / last msg id). */
@@ -189,6 +198,7 @@ export class JetStreamStore implements Store, EncodedRead {
   private readonly generator: EventIdGenerator;
   private readonly clock: () => number;
   private readonly pollIntervalMs: number;
+  private readonly timeoutMs: number;
 
   private head: Head | undefined;
   /** The stream's `max_msg_size` as last read (-1: no limit beyond the server's max_payload). */
@@ -223,6 +233,7 @@ export class JetStreamStore implements Store, EncodedRead {
     };
     this.clock = options.clock;
     this.pollIntervalMs = options.pollIntervalMs;
+    this.timeoutMs = options.timeoutMs;
     this.generator = new EventIdGenerator(undefined, this.clock);
     void this.trackStatus();
   }
@@ -236,10 +247,9 @@ export class JetStreamStore implements Store, EncodedRead {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ ...call, resolve, reject });
-      this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
-    });
+    const appended = queueAppend(call, this.pending, this.timeoutMs);
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
+    return appended;
   }
 
   async read(query: ReadQuery): Promise<StoredEvent[]> {
@@ -395,16 +405,17 @@ export class JetStreamStore implements Store, EncodedRead {
         return deleted;
       }
       throw errors.storeUnavailable('Retention kept losing the race for the stream tail');
-    });
+    }, false);
   }
 
   async ping(): Promise<void> {
     this.assertOpen();
     if (!this.connected) throw errors.storeUnavailable('The event store is unavailable (NATS disconnected)');
     try {
-      await this.jsm.streams.info(this.name);
+      await withDeadline(this.jsm.streams.info(this.name), this.timeoutMs, () => storeDidNotAnswer(this.timeoutMs));
     } catch (error) {
       if (this.closed) throw errors.storeClosed();
+      if (errors.storeUnavailable.is(error)) throw error;
       throw errors.storeUnavailable('The event store is unavailable', undefined, { cause: error });
     }
   }
@@ -430,8 +441,10 @@ export class JetStreamStore implements Store, EncodedRead {
     try {
       let rounds = 0;
       while (this.pending.length > 0) {
-        const calls = this.pending;
+        // Calls that expired while queued were told nothing was stored: leave them out.
+        const calls = this.pending.filter((call) => !call.settled);
         this.pending = [];
+        if (calls.length === 0) break;
         const retry = await this.publishGroup(calls);
         if (retry.length > 0) {
           // Lost the race for the tail: these go first in the next round, with fresh ids.
@@ -466,6 +479,9 @@ export class JetStreamStore implements Store, EncodedRead {
       return [];
     }
     if (head.lastId !== '') this.generator.observe(head.lastId);
+    // Calls that expired while the tail was read are not published (they were told nothing was
+    // stored); from here to the publishes below nothing awaits, so no deadline fires in between.
+    calls = calls.filter((call) => !call.settled);
 
     type Plan =
       | { kind: 'publish'; call: PendingAppend; msgId: string; lines: string[]; events: StoredEvent[]; ord: number; lastId: string }
@@ -507,6 +523,7 @@ export class JetStreamStore implements Store, EncodedRead {
       if (plan.call.fingerprint !== undefined) hdrs.set(H.fingerprint, plan.call.fingerprint);
       const expect = previousMsgId === undefined ? { lastSequence: head.seq } : { lastMsgID: previousMsgId };
       previousMsgId = plan.msgId;
+      plan.call.sent = true;
       return this.js.publish(subject, plan.lines.join('\n'), { msgID: plan.msgId, headers: hdrs, expect }).then(
         (ack) => ({ ok: true as const, ack }),
         (error: unknown) => ({ ok: false as const, error }),
@@ -523,7 +540,7 @@ export class JetStreamStore implements Store, EncodedRead {
       if (broken !== undefined) {
         // After the chain broke nothing later was stored (the expectations guarantee it).
         if (broken === 'conflict') retry.push(plan.call);
-        else outcomes[i] = errors.storeUnavailable(undefined, undefined, { cause: failure });
+        else outcomes[i] = unconfirmed(failure);
         continue;
       }
       if (plan.kind === 'same-group') {
@@ -548,7 +565,7 @@ export class JetStreamStore implements Store, EncodedRead {
         } else {
           broken = 'failure';
           failure = result.error;
-          outcomes[i] = errors.storeUnavailable(undefined, undefined, { cause: result.error });
+          outcomes[i] = unconfirmed(result.error);
         }
         continue;
       }
@@ -819,8 +836,12 @@ export class JetStreamStore implements Store, EncodedRead {
     return Math.max(0, limit - HEADER_ROOM_BYTES);
   }
 
-  /** Runs a backend operation; NATS failures become STORE_UNAVAILABLE (STORE_CLOSED once closed). */
-  private async guard<T>(operation: () => Promise<T>): Promise<T> {
+  /**
+   * Runs a backend operation; NATS failures become STORE_UNAVAILABLE (STORE_CLOSED once closed),
+   * and so does the deadline (`timeoutMs`) passing, unless `deadline` is false (retention, which
+   * may run long and is safe to let finish).
+   */
+  private async guard<T>(operation: () => Promise<T>, deadline = true): Promise<T> {
     const running = operation();
     // `close` lets operations in flight finish before it closes the connection.
     const settled = running.then(
@@ -829,7 +850,7 @@ export class JetStreamStore implements Store, EncodedRead {
     );
     this.inFlight.add(settled);
     try {
-      return await running;
+      return await (deadline ? withDeadline(running, this.timeoutMs, () => storeDidNotAnswer(this.timeoutMs)) : running);
     } catch (error) {
       if (error instanceof TypeError || error instanceof RangeError || error instanceof SpecstreamError) throw error;
       if (this.closed) throw errors.storeClosed(undefined, undefined, { cause: error });
@@ -907,6 +928,18 @@ function isSubjectSafe(type: string): boolean {
   return /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(type) && type.length <= 200;
 }
 
+/**
+ * The error of a publish that failed without an answer from JetStream: STORE_UNAVAILABLE when the
+ * message cannot have been stored (no responders: no stream took it), else STORE_TIMEOUT (it was
+ * sent and may have been stored, e.g. the acknowledgement timed out or the connection dropped).
+ */
+function unconfirmed(error: unknown): Error {
+  for (let at: unknown = error, links = 0; at instanceof Error && links < 5; at = at.cause, links++) {
+    if (at.name === 'NoResponders' || at.name === 'NoRespondersError') return errors.storeUnavailable(undefined, undefined, { cause: error });
+  }
+  return errors.storeTimeout(undefined, undefined, { cause: error });
+}
+
 function isConflict(error: unknown): boolean {
   if (error instanceof JetStreamApiError) return CONFLICT_CODES.has(error.code);
   return error instanceof Error && /wrong last (sequence|msg ?id)/i.test(error.message);
@@ -935,11 +968,13 @@ function resolveOptions(options: JetStreamStoreOptions): Required<JetStreamStore
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(stream)) {
     throw new RangeError(`JetStreamStore: stream must be 1-64 letters, digits, _ or -; got ${JSON.stringify(stream)}`);
   }
+  const timeoutMs = positiveOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 'JetStreamStore');
   return {
     stream,
     idempotencyTtlMs: positiveOption(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs', 'JetStreamStore'),
     pollIntervalMs: positiveOption(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs', 'JetStreamStore'),
-    requestTimeoutMs: positiveOption(options.requestTimeoutMs, DEFAULT_REQUEST_TIMEOUT_MS, 'requestTimeoutMs', 'JetStreamStore'),
+    timeoutMs,
+    requestTimeoutMs: positiveOption(options.requestTimeoutMs, Math.min(DEFAULT_REQUEST_TIMEOUT_MS, timeoutMs), 'requestTimeoutMs', 'JetStreamStore'),
     replicas: positiveOption(options.replicas, 1, 'replicas', 'JetStreamStore'),
     clock: options.clock ?? Date.now,
   };

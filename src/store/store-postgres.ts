@@ -13,7 +13,7 @@ import type {
   Store,
   StoredEvent,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, refusedByStore, storedFormTooLarge, takeGroup, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, queueAppend, readRange, refusedByStore, storeDidNotAnswer, storedFormTooLarge, takeGroup, withDeadline, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -31,12 +31,22 @@ export interface PostgresStoreOptions {
   idempotencyTtlMs?: number;
   /** Connections in the pool used by appends and reads (the LISTEN connection is extra). Defaults to 10. */
   poolSize?: number;
-  /** How long to wait for a connection before an operation fails with STORE_UNAVAILABLE. Defaults to 5000 ms. */
+  /**
+   * The deadline of every call, in ms: a database that stops answering (connection open, no
+   * replies) makes calls fail instead of hang. `append` then rejects with STORE_UNAVAILABLE
+   * (nothing was stored: a call that expires before its group's COMMIT is sent is left out of
+   * the commit) or, once the COMMIT is sent, STORE_TIMEOUT (the outcome is unknown: retry with
+   * the idempotency key); reads and `ping` reject with STORE_UNAVAILABLE. The server also ends
+   * our statements after this long (`statement_timeout`) and our transactions left idle by a
+   * stalled network after twice this long (`idle_in_transaction_session_timeout`), so that a
+   * stalled node does not keep the log's lock. Defaults to 5000 ms.
+   */
+  timeoutMs?: number;
+  /** How long to wait for a connection before an operation fails with STORE_UNAVAILABLE. Defaults to `timeoutMs`. */
   connectTimeoutMs?: number;
   /**
    * How long a query may take before the client gives up on it (its connection is then discarded)
-   * and the operation fails with STORE_UNAVAILABLE, so that a database that stops answering makes
-   * publishes fail instead of hang. Defaults to 15 000 ms.
+   * and the operation fails with STORE_UNAVAILABLE. Defaults to `timeoutMs`.
    */
   queryTimeoutMs?: number;
   /** The clock (ms since the epoch) for ids, idempotency expiry and retention; for tests. Defaults to `Date.now`. */
@@ -47,8 +57,9 @@ const DEFAULT_SCHEMA = 'specstream';
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_POOL_SIZE = 10;
-const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
-const DEFAULT_QUERY_TIMEOUT_MS = 15_000;
+const DEFAULT_TIMEOUT_MS = 5000;
+/** The least `idle_in_transaction_session_timeout` we set: long enough for any group commit's round trips. */
+const MIN_IDLE_IN_TRANSACTION_MS = 10_000;
 const RETENTION_CHUNK = 5000;
 /**
  * Bounds of one group commit: its rows travel as array parameters of one INSERT, and a bind
@@ -140,6 +151,8 @@ export class PostgresStore implements Store, EncodedRead {
       connectionString: url,
       connectionTimeoutMillis: resolved.connectTimeoutMs,
       query_timeout: resolved.queryTimeoutMs,
+      statement_timeout: resolved.timeoutMs,
+      idle_in_transaction_session_timeout: Math.max(2 * resolved.timeoutMs, MIN_IDLE_IN_TRANSACTION_MS),
       keepAlive: true,
       // Names the schema so an operator (or a test) can tell one log's connections from another's.
       application_name: `specstream ${resolved.schema}`.slice(0, 63),
@@ -168,6 +181,7 @@ export class PostgresStore implements Store, EncodedRead {
   private readonly clock: () => number;
   private readonly pollIntervalMs: number;
   private readonly idempotencyTtlMs: number;
+  private readonly timeoutMs: number;
 
   private pending: PendingAppend[] = [];
   private flushing: Promise<void> | undefined;
@@ -195,6 +209,7 @@ export class PostgresStore implements Store, EncodedRead {
     this.clock = options.clock;
     this.pollIntervalMs = options.pollIntervalMs;
     this.idempotencyTtlMs = options.idempotencyTtlMs;
+    this.timeoutMs = options.timeoutMs;
     this.lastKnownId = lastId;
     this.generator = new EventIdGenerator(lastId ?? undefined, this.clock);
   }
@@ -207,10 +222,9 @@ export class PostgresStore implements Store, EncodedRead {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ ...call, resolve, reject });
-      this.scheduleFlush();
-    });
+    const appended = queueAppend(call, this.pending, this.timeoutMs);
+    this.scheduleFlush();
+    return appended;
   }
 
   async read(query: ReadQuery): Promise<StoredEvent[]> {
@@ -328,8 +342,9 @@ export class PostgresStore implements Store, EncodedRead {
   async ping(): Promise<void> {
     this.assertOpen();
     try {
-      await this.pool.query(`SELECT 1 FROM ${this.table.head}`);
+      await withDeadline(this.pool.query(`SELECT 1 FROM ${this.table.head}`), this.timeoutMs, () => storeDidNotAnswer(this.timeoutMs));
     } catch (error) {
+      if (errors.storeUnavailable.is(error)) throw error;
       if (this.closed) throw errors.storeClosed();
       throw errors.storeUnavailable('The event store is unavailable', undefined, { cause: error });
     }
@@ -375,10 +390,13 @@ export class PostgresStore implements Store, EncodedRead {
   }
 
   /** Commits one group in one transaction and settles its calls' promises, in call (= id) order. */
-  private async commitGroup(calls: readonly PendingAppend[]): Promise<void> {
+  private async commitGroup(group: readonly PendingAppend[]): Promise<void> {
+    // Calls that expired while queued were told nothing was stored: leave them out.
+    const calls = group.filter((call) => !call.settled);
+    if (calls.length === 0) return;
     let client: pg.PoolClient;
     try {
-      client = await this.begin();
+      client = await this.begin(() => calls.some((call) => !call.settled));
     } catch (error) {
       const failure = errors.storeUnavailable(undefined, undefined, { cause: error });
       for (const call of calls) call.reject(failure);
@@ -390,6 +408,9 @@ export class PostgresStore implements Store, EncodedRead {
     let newest: string | undefined;
     let broken = false;
     let failed: { error: unknown } | undefined;
+    /** The calls to commit again: the group was rolled back because some of its calls expired. */
+    let again: PendingAppend[] | undefined;
+    let commitSent = false;
     try {
       // The lock that orders commits across nodes: held from here (id assignment) to COMMIT.
       const head = await client.query<[string | null]>({
@@ -498,6 +519,17 @@ export class PostgresStore implements Store, EncodedRead {
           [newest, this.channel],
         );
       }
+      if (calls.some((call) => call.settled)) {
+        // A call expired during the transaction and was told nothing was stored: this
+        // transaction must not commit its rows. Roll back; the others go again in the next group.
+        again = calls.filter((call) => !call.settled);
+        await client.query('ROLLBACK');
+        return;
+      }
+      // From here the group may be stored whatever happens to the connection (checked and sent in
+      // one synchronous step, so no deadline fires in between).
+      for (const call of calls) call.sent = true;
+      commitSent = true;
       await client.query('COMMIT');
       for (const plan of plans) {
         if ('error' in plan) outcomes.push({ ok: false, error: plan.error });
@@ -514,19 +546,23 @@ export class PostgresStore implements Store, EncodedRead {
     } finally {
       client.off('error', onError);
       client.release(broken);
+      if (again !== undefined) this.pending.unshift(...again);
     }
     if (failed !== undefined) {
       // The database refused the group for something in it (a constraint, a trigger, a data
       // exception), not for being unreachable: one call may be the cause. Each call is committed
       // alone, so the others are stored and the culprit gets its own error.
-      if (calls.length > 1 && !isUnavailable(failed.error)) {
+      if (calls.length > 1 && !isUnavailable(failed.error) && !commitSent) {
         for (const call of calls) await this.commitGroup([call]);
         return;
       }
-      // A failed COMMIT may still have committed (the connection died after the server did it);
-      // the caller is told it failed and may retry with its idempotency key. Nothing is
-      // acknowledged that is not stored.
-      const failure = appendFailure(failed.error);
+      // A COMMIT that failed without a SQLSTATE (the connection died, or did not answer in time)
+      // may still have committed: the caller is told the outcome is unknown (STORE_TIMEOUT) and
+      // may retry with its idempotency key. Nothing is acknowledged that is not stored.
+      const failure =
+        commitSent && sqlStateOf(failed.error) === undefined
+          ? errors.storeTimeout(undefined, undefined, { cause: failed.error })
+          : appendFailure(failed.error);
       for (const call of calls) call.reject(failure);
       return;
     }
@@ -542,7 +578,7 @@ export class PostgresStore implements Store, EncodedRead {
    * (server restart, `pg_terminate_backend`) without the pool knowing yet: BEGIN then fails, which
    * is safe to retry on a fresh connection, a few times.
    */
-  private async begin(): Promise<pg.PoolClient> {
+  private async begin(wanted: () => boolean): Promise<pg.PoolClient> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.pool.connect();
       const onError = () => {};
@@ -552,7 +588,8 @@ export class PostgresStore implements Store, EncodedRead {
         return client;
       } catch (error) {
         client.release(true);
-        if (attempt >= this.pool.totalCount + 2) throw error;
+        // No retry once every call of the group has expired.
+        if (attempt >= this.pool.totalCount + 2 || !wanted()) throw error;
       } finally {
         client.off('error', onError);
       }
@@ -656,9 +693,10 @@ export class PostgresStore implements Store, EncodedRead {
 
   private async run<R extends unknown[] = unknown[]>(text: string, values?: unknown[]): Promise<pg.QueryArrayResult<R>> {
     try {
-      return await this.pool.query<R>({ text, values, rowMode: 'array' });
+      return await withDeadline(this.pool.query<R>({ text, values, rowMode: 'array' }), this.timeoutMs, () => storeDidNotAnswer(this.timeoutMs));
     } catch (error) {
       if (this.closed) throw errors.storeClosed(undefined, undefined, { cause: error });
+      if (errors.storeUnavailable.is(error)) throw error;
       throw toUnavailable(error);
     }
   }
@@ -686,13 +724,15 @@ function resolveOptions(options: PostgresStoreOptions): Required<PostgresStoreOp
   if (!/^[a-z_][a-z0-9_]{0,50}$/.test(schema)) {
     throw new RangeError(`PostgresStore: schema must match [a-z_][a-z0-9_]*, at most 51 characters; got ${JSON.stringify(schema)}`);
   }
+  const timeoutMs = positiveOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 'PostgresStore');
   return {
     schema,
     pollIntervalMs: positiveOption(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs', 'PostgresStore'),
     idempotencyTtlMs: positiveOption(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs', 'PostgresStore'),
     poolSize: positiveOption(options.poolSize, DEFAULT_POOL_SIZE, 'poolSize', 'PostgresStore'),
-    connectTimeoutMs: positiveOption(options.connectTimeoutMs, DEFAULT_CONNECT_TIMEOUT_MS, 'connectTimeoutMs', 'PostgresStore'),
-    queryTimeoutMs: positiveOption(options.queryTimeoutMs, DEFAULT_QUERY_TIMEOUT_MS, 'queryTimeoutMs', 'PostgresStore'),
+    timeoutMs,
+    connectTimeoutMs: positiveOption(options.connectTimeoutMs, timeoutMs, 'connectTimeoutMs', 'PostgresStore'),
+    queryTimeoutMs: positiveOption(options.queryTimeoutMs, timeoutMs, 'queryTimeoutMs', 'PostgresStore'),
     clock: options.clock ?? Date.now,
   };
 }

@@ -15,7 +15,7 @@ import type {
   Store,
   EncodedRead,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, readRange, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, queueAppend, readRange, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -40,9 +40,15 @@ export interface SqliteStoreOptions {
   /**
    * How long a write waits for another process holding the write lock before `append` rejects
    * with STORE_UNAVAILABLE. better-sqlite3 waits synchronously, blocking the event loop, so keep
-   * it short. Only matters when several processes write the same file. Defaults to 5000 ms.
+   * it short. Only matters when several processes write the same file. Defaults to 5000 ms, and
+   * never more than `timeoutMs`.
    */
   busyTimeoutMs?: number;
+  /**
+   * The deadline of every call, in ms (the same option as the other backends'). SQLite answers
+   * synchronously; the one wait, for another process's write lock, is capped by it. Defaults to 5000 ms.
+   */
+  timeoutMs?: number;
   /** The clock (ms since the epoch) for ids, idempotency expiry and retention; for tests. Defaults to `Date.now`. */
   clock?: () => number;
 }
@@ -292,12 +298,13 @@ export class SqliteStore implements Store, EncodedRead {
     } catch (error) {
       return Promise.reject(error);
     }
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.pending.push({ ...call, resolve, reject });
-      // better-sqlite3 commits synchronously, so "calls made while a commit runs" cannot happen:
-      // everything appended in this turn of the event loop goes into the next group.
-      this.flushHandle ??= setImmediate(() => this.flush());
-    });
+    // No deadline timer: better-sqlite3 commits synchronously in the next turn of the event loop;
+    // the only wait is for another process's write lock, bounded by `busyTimeoutMs`.
+    const appended = queueAppend(call, this.pending);
+    // better-sqlite3 commits synchronously, so "calls made while a commit runs" cannot happen:
+    // everything appended in this turn of the event loop goes into the next group.
+    this.flushHandle ??= setImmediate(() => this.flush());
+    return appended;
   }
 
   async read(query: ReadQuery): Promise<StoredEvent[]> {
@@ -599,11 +606,13 @@ function resolveOptions(options: SqliteStoreOptions): Required<SqliteStoreOption
   if (synchronous !== 'NORMAL' && synchronous !== 'FULL') {
     throw new RangeError(`SqliteStore: synchronous must be 'NORMAL' or 'FULL', got ${String(synchronous)}`);
   }
+  const timeoutMs = positiveOption(options.timeoutMs, DEFAULT_BUSY_TIMEOUT_MS, 'timeoutMs', 'SqliteStore');
   return {
     synchronous,
     pollIntervalMs: positiveOption(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs', 'SqliteStore'),
     idempotencyTtlMs: positiveOption(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs', 'SqliteStore'),
-    busyTimeoutMs: nonNegative(options.busyTimeoutMs, DEFAULT_BUSY_TIMEOUT_MS, 'busyTimeoutMs'),
+    busyTimeoutMs: Math.min(nonNegative(options.busyTimeoutMs, DEFAULT_BUSY_TIMEOUT_MS, 'busyTimeoutMs'), timeoutMs),
+    timeoutMs,
     clock: options.clock ?? Date.now,
   };
 }
