@@ -1,0 +1,317 @@
+/**
+ * The engine's behaviour through any bundle: the same stream, resume, filter, permission and
+ * contract checks run against the native bundle and against test/fixtures/bundles/partner, which
+ * differs from it in every dimension a bundle can change (paths, auth, scope names, parameter
+ * names, error bodies, envelope, SSE naming, WebSocket wrappers, type names). Every request is
+ * built from the bundle's wire profile and every frame received is checked against the bundle's
+ * AsyncAPI document.
+ */
+import { createParser } from 'eventsource-parser';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { Bundle } from '../../src/bundle/bundle.js';
+import { loadBundle } from '../../src/bundle/load-bundle.js';
+import { wireProfile, type WireProfile } from '../../src/bundle/wire-profile.js';
+import { BundleFrameChecker, type CheckedFrame } from '../helpers/bundle-frames.js';
+import { startTestServer, type TestServer } from '../helpers/test-server.js';
+
+interface Case {
+  name: string;
+  dir: string | undefined;
+  /** Two catalog types, `a` and `b`; their data is the catalog's first example. */
+  a: string;
+  b: string;
+}
+
+const cases: Case[] = [
+  {
+    name: 'native',
+    dir: undefined,
+    a: 'grant.created',
+    b: 'grant.revoked',
+  },
+  {
+    name: 'partner',
+    dir: fileURLToPath(new URL('../fixtures/bundles/partner', import.meta.url)),
+    a: 'OrderPlaced',
+    b: 'Refund.Issued',
+  },
+];
+
+/** The first example of `type` in the bundle's catalog. */
+function exampleOf(dir: string | undefined, type: string): Record<string, unknown> {
+  const example = loadBundle(dir).catalog.find((entry) => entry.type === type)?.example;
+  if (!example) throw new Error(`${type} has no example`);
+  return example;
+}
+
+interface Key {
+  id: string;
+  secret: string;
+}
+
+describe.each(cases)('the engine through the $name bundle', (names) => {
+  const c = {
+    ...names,
+    a: { type: names.a, data: exampleOf(names.dir, names.a) },
+    b: { type: names.b, data: exampleOf(names.dir, names.b) },
+  };
+  let server: TestServer;
+  let bundle: Bundle;
+  let profile: WireProfile;
+  let scopes: Bundle['scopes'];
+  const keys = { admin: { id: 'root1', secret: 'sk_bundle_admin' }, onlyA: { id: 'only-a', secret: 'sk_bundle_only_a' }, writer: { id: 'w', secret: 'sk_bundle_writer' } };
+
+  beforeAll(async () => {
+    bundle = loadBundle(c.dir);
+    profile = wireProfile(bundle);
+    scopes = bundle.scopes;
+    server = await startTestServer({
+      ...(c.dir ? { specs: c.dir } : {}),
+      keys: [
+        { id: keys.admin.id, secret: keys.admin.secret, scopes: [scopes.admin], queryToken: true },
+        { id: keys.onlyA.id, secret: keys.onlyA.secret, scopes: [`${scopes.read}${scopes.separator}${c.a.type}`], queryToken: true },
+        { id: keys.writer.id, secret: keys.writer.secret, scopes: [scopes.write], queryToken: true },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await server?.dispose();
+  });
+
+  /** Headers and query for `key` using the profile's preferred credential. */
+  function credential(key: Key): { headers: Record<string, string>; query: Record<string, string> } {
+    const auth = profile.auth[0]!;
+    switch (auth.kind) {
+      case 'bearer':
+        return { headers: { Authorization: `Bearer ${key.secret}` }, query: {} };
+      case 'basic':
+        return { headers: { Authorization: `Basic ${Buffer.from(`${key.id}:${key.secret}`).toString('base64')}` }, query: {} };
+      case 'header':
+        return { headers: { [auth.header]: key.secret }, query: {} };
+      case 'query':
+        return { headers: {}, query: { [auth.param]: key.secret } };
+      default:
+        return { headers: {}, query: {} };
+    }
+  }
+
+  function url(path: string, params: Record<string, string | undefined> = {}): string {
+    const target = new URL(path, server.url);
+    for (const [name, value] of Object.entries(params)) if (value !== undefined) target.searchParams.set(name, value);
+    return target.toString();
+  }
+
+  /** Query parameters by role, renamed to the bundle's names. */
+  function byRole(params: Partial<Record<keyof WireProfile['params'], string>>): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [role, value] of Object.entries(params)) {
+      const name = profile.params[role as keyof WireProfile['params']];
+      if (!name) throw new Error(`${c.name} has no ${role} parameter`);
+      out[name] = value!;
+    }
+    return out;
+  }
+
+  async function publish(event: { type: string; data: Record<string, unknown> }): Promise<Record<string, unknown>> {
+    const { headers, query } = credential(keys.admin);
+    const response = await fetch(url(profile.paths.publish!, query), {
+      method: 'POST',
+      headers: { ...headers, 'Content-Type': 'application/json' },
+      body: JSON.stringify(event),
+    });
+    expect(response.status).toBe(201);
+    return (await response.json()) as Record<string, unknown>;
+  }
+
+  function idOf(envelope: Record<string, unknown>): string {
+    return String(envelope[profile.envelope.id!]);
+  }
+
+  /** Opens the SSE stream and collects checked frames until `until(frames)` or the deadline. */
+  async function sse(
+    key: Key,
+    params: Record<string, string>,
+    until: (frames: CheckedFrame[]) => boolean,
+    extraHeaders: Record<string, string> = {},
+    during?: () => Promise<void>,
+  ): Promise<{ status: number; frames: CheckedFrame[] }> {
+    const checker = new BundleFrameChecker(bundle, 'sse');
+    const { headers, query } = credential(key);
+    const controller = new AbortController();
+    const response = await fetch(url(profile.paths.sse!, { ...query, ...params }), { headers: { ...headers, ...extraHeaders }, signal: controller.signal });
+    const frames: CheckedFrame[] = [];
+    if (response.status !== 200) return { status: response.status, frames };
+    let failure: unknown;
+    let block: { id?: string; event?: string; data?: string; retry?: number } = {};
+    const parser = createParser({
+      onEvent: (e) => {
+        try {
+          frames.push(checker.sseBlock({ ...(e.id !== undefined ? { id: e.id } : {}), ...(e.event !== undefined ? { event: e.event } : {}), data: e.data }));
+        } catch (error) {
+          failure = error;
+        }
+      },
+      onRetry: (ms) => {
+        block = { retry: ms };
+        frames.push(checker.sseBlock(block));
+      },
+      onComment: (text) => {
+        try {
+          frames.push(checker.sseComment(text.trim()));
+        } catch (error) {
+          failure = error;
+        }
+      },
+    });
+    const reader = response.body!.getReader();
+    const decoder = new TextDecoder();
+    const deadline = Date.now() + 10_000;
+    let started = false;
+    try {
+      while (!until(frames) && failure === undefined && Date.now() < deadline) {
+        const timer = setTimeout(() => controller.abort(), Math.max(deadline - Date.now(), 1));
+        const { done, value } = await reader.read().finally(() => clearTimeout(timer));
+        if (done) break;
+        parser.feed(decoder.decode(value, { stream: true }));
+        if (!started && during) {
+          started = true;
+          await during();
+        }
+      }
+    } catch (error) {
+      if (!controller.signal.aborted) throw error;
+    } finally {
+      controller.abort();
+    }
+    if (failure) throw failure;
+    return { status: 200, frames };
+  }
+
+  const events = (frames: CheckedFrame[]) => frames.filter((f): f is Extract<CheckedFrame, { role: 'event' }> => f.role === 'event');
+
+  it('delivers live events, every frame valid against the bundle, after the resume point', async () => {
+    const { frames } = await sse(keys.admin, {}, (f) => events(f).length >= 2, {}, async () => {
+      await publish(c.a);
+      await publish(c.b);
+    });
+    expect(events(frames).map((e) => e.type)).toEqual([c.a.type, c.b.type]);
+    const roles = frames.map((f) => f.role);
+    expect(roles.indexOf('position')).toBeLessThan(roles.indexOf('event'));
+  });
+
+  it('replays history from a since_id and continues live with no gap and no duplicate', async () => {
+    const first = idOf(await publish(c.a));
+    const second = idOf(await publish(c.b));
+    const third = idOf(await publish(c.a));
+    let fourth = '';
+    const { frames } = await sse(keys.admin, byRole({ since_id: first }), (f) => events(f).some((e) => e.id === fourth), {}, async () => {
+      fourth = idOf(await publish(c.b));
+    });
+    const ids = events(frames).map((e) => e.id);
+    expect(ids.slice(0, 3)).toEqual([second, third, fourth]);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it('resumes after Last-Event-ID (header) and after the resume query parameter', async () => {
+    const first = idOf(await publish(c.a));
+    const second = idOf(await publish(c.b));
+    const viaHeader = await sse(keys.admin, {}, (f) => events(f).length >= 1, { 'Last-Event-ID': first });
+    expect(events(viaHeader.frames)[0]!.id).toBe(second);
+    const viaQuery = await sse(keys.admin, byRole({ last_event_id: first }), (f) => events(f).length >= 1);
+    expect(events(viaQuery.frames)[0]!.id).toBe(second);
+  });
+
+  it('filters by type with the bundle parameter name', async () => {
+    const start = idOf(await publish(c.b));
+    const a = idOf(await publish(c.a));
+    await publish(c.b);
+    const { frames } = await sse(keys.admin, byRole({ since_id: start, types: c.a.type }), (f) => events(f).length >= 1);
+    expect(events(frames).map((e) => [e.id, e.type])).toEqual([[a, c.a.type]]);
+  });
+
+  it('shows a reader restricted to one type only that type, and refuses the other with the bundle error body', async () => {
+    const start = idOf(await publish(c.b));
+    const a = idOf(await publish(c.a));
+    const { frames } = await sse(keys.onlyA, byRole({ since_id: start }), (f) => events(f).length >= 1);
+    expect(events(frames).map((e) => e.id)).toEqual([a]);
+
+    const { headers, query } = credential(keys.onlyA);
+    const refused = await fetch(url(profile.paths.sse!, { ...query, ...byRole({ types: c.b.type }) }), { headers });
+    expect(refused.status).toBe(403);
+    const body = (await refused.json()) as Record<string, unknown>;
+    expect(Object.values(body)).toContain('FORBIDDEN');
+  });
+
+  it('answers 401 with the bundle error body and the challenge of its scheme', async () => {
+    const response = await fetch(url(profile.paths.sse!));
+    expect(response.status).toBe(401);
+    const body = (await response.json()) as Record<string, unknown>;
+    const style = bundle.errors.codes.get('AUTH_REQUIRED')?.body ?? bundle.errors.body;
+    if (style) expect(Object.keys(body)).toEqual([...style.fields.map((f) => (f.kind === 'value' ? f.key : '')).filter((k) => k && body[k] !== undefined)]);
+    else expect(body).toMatchObject({ code: 'AUTH_REQUIRED' });
+    const http = bundle.operations.find((op) => op.role === 'stream-sse')!.schemes.find((s) => s.kind === 'basic' || s.kind === 'bearer');
+    expect(response.headers.get('www-authenticate')).toBe(`${http?.kind === 'basic' ? 'Basic' : 'Bearer'} realm="specstream"`);
+  });
+
+  it('refuses a broken query rule with its code', async () => {
+    const { headers, query } = credential(keys.admin);
+    const response = await fetch(url(profile.paths.sse!, { ...query, ...byRole({ until: '2026-01-01T00:00:00Z' }) }), { headers });
+    expect(response.status).toBe(400);
+    expect(Object.values((await response.json()) as Record<string, unknown>)).toContain('UNTIL_REQUIRES_SINCE');
+  });
+
+  it('lists history and gets one event in the bundle envelope', async () => {
+    const stored = await publish(c.a);
+    const { headers, query } = credential(keys.admin);
+    const list = await fetch(url(profile.paths.list!, { ...query, ...byRole({ since_id: 'evt_00000000000000000000000000', limit: '1000' }) }), { headers });
+    expect(list.status).toBe(200);
+    const page = (await list.json()) as { data: Record<string, unknown>[] };
+    expect(page.data.map(idOf)).toContain(idOf(stored));
+    expect(page.data.find((e) => idOf(e) === idOf(stored))).toEqual(stored);
+    const getOp = bundle.operations.find((op) => op.role === 'get-event')!;
+    const one = await fetch(url(getOp.path.replace(/\{[^}]+\}/, idOf(stored)), query), { headers });
+    expect(one.status).toBe(200);
+    expect(await one.json()).toEqual(stored);
+  });
+
+  it('answers the permission check with 200, 403 and 401 and opens no stream', async () => {
+    const check = (key: Key | undefined, params: Record<string, string> = {}) => {
+      const { headers, query } = key ? credential(key) : { headers: {}, query: {} };
+      return fetch(url(profile.paths.head!, { ...query, ...params }), { method: 'HEAD', headers }).then((r) => r.status);
+    };
+    expect(await check(keys.admin)).toBe(200);
+    expect(await check(keys.writer)).toBe(403);
+    expect(await check(keys.onlyA, byRole({ types: c.b.type }))).toBe(403);
+    expect(await check(undefined)).toBe(401);
+    expect(server.hub.subscriberCount).toBe(0);
+  });
+
+  it('delivers over WebSocket in the bundle frames, each type in its declared wrapper', async () => {
+    const checker = new BundleFrameChecker(bundle, 'ws');
+    const { headers, query } = credential(keys.admin);
+    const ws = new WebSocket(url(profile.paths.ws!, query).replace(/^http/, 'ws'), { headers });
+    const frames: CheckedFrame[] = [];
+    let failure: unknown;
+    const done = new Promise<void>((resolve, reject) => {
+      ws.on('message', (raw) => {
+        try {
+          frames.push(checker.wsMessage(String(raw)));
+        } catch (error) {
+          failure = error;
+        }
+        if (failure || events(frames).length >= 2) resolve();
+      });
+      ws.on('error', reject);
+      setTimeout(() => reject(new Error(`timed out with ${JSON.stringify(frames)}`)), 10_000).unref();
+    });
+    await new Promise((resolve) => ws.once('open', resolve));
+    await publish(c.a);
+    await publish(c.b);
+    await done;
+    ws.close();
+    if (failure) throw failure;
+    expect(events(frames).map((e) => e.type)).toEqual([c.a.type, c.b.type]);
+  });
+});
