@@ -2,7 +2,7 @@
 // Do not edit it by hand: change the spec and run `npm run generate`.
 
 /** sha256 (hex) of openapi.yaml, a NUL byte and asyncapi.yaml: the bundle this code was generated from. */
-export const BUNDLE_HASH: string = '7ce80667f62ec9ba78ecb2ffa681740f570304420f642f1c8c61ced220b10175';
+export const BUNDLE_HASH: string = '065767eb2cca704c75b8db41a89fc6681ab77eca8fb493330c56b5817ec5359f';
 
 export { catalog, EVENT_TYPES, type CatalogEntry, type EventType } from './catalog.js';
 export { eventDataSchemas, type EventDataMap } from './events.js';

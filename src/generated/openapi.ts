@@ -453,7 +453,7 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
-    /** @description The store is unreachable or the server is shutting down; nothing was stored. */
+    /** @description The store is unreachable (`STORE_UNAVAILABLE`: nothing was stored), did not confirm in time (`STORE_TIMEOUT`: the events may have been stored; retry with the same Idempotency-Key), or the server is shutting down. */
     ServiceUnavailable: {
       headers: {
         [name: string]: unknown;
