@@ -10,7 +10,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import type { Destination, DestinationOptions } from './destination.js';
 import { DESTINATION_TYPES, type DestinationType } from './forward-destinations.js';
-import type { ForwarderOptions } from './forwarder.js';
+import { transportRefused, type ForwarderOptions } from './forwarder.js';
 
 /** A mistake in the configuration file: the message names the file, the key path and what is wrong. */
 export class ForwardConfigError extends Error {
@@ -37,7 +37,8 @@ const forwardSchema = z.strictObject({
   from: z
     .union([z.literal('live'), z.strictObject({ since_id: z.string().min(1) }), z.strictObject({ since: z.string().min(1) })])
     .default('live'),
-  transport: z.enum(['sse', 'ws']).default('sse'),
+  // `ws` is refused (see ForwarderOptions.transport): its events would queue without bound.
+  transport: z.literal('sse', { error: (issue) => transportRefused(String(issue.input)).replace(/^Forwarder: /, '') }).default('sse'),
   high_water_mark: z.number().int().positive().optional(),
   shutdown_timeout_ms: duration.default(30_000),
   metrics: z.strictObject({ port: z.number().int().min(0).max(65_535), host: z.string().min(1).default('127.0.0.1') }).optional(),

@@ -33,10 +33,12 @@ export interface ForwarderOptions {
    */
   from?: { sinceId: string } | { since: string | Date } | 'live';
   /**
-   * `sse` (default) or `ws`. Only SSE is read as fast as the destination takes events, which bounds
-   * the forwarder's memory by `highWaterMark`; a WebSocket cannot be paused, so its events queue up.
+   * `sse`, the only transport a forwarder reads (and the default): it is read only as fast as the
+   * destinations take events, which bounds the forwarder's memory by `highWaterMark`. `ws` is
+   * refused: a WebSocket's frames arrive whether or not they are taken (the browser API cannot
+   * pause one, and the server closes a peer that stops reading), so its events would queue up.
    */
-  transport?: 'sse' | 'ws';
+  transport?: 'sse';
   /** The SDK's reconnect delays. */
   reconnect?: BackoffOptions;
   /** The fetch to use; defaults to the global one. */
@@ -96,10 +98,11 @@ export class Forwarder {
   readonly #abandon = new AbortController();
   readonly #batchListeners = new Set<(report: BatchReport) => void>();
 
-  /** @throws TypeError without `url` or `checkpoint` */
+  /** @throws TypeError without `url` or `checkpoint`, or with a `transport` other than `sse` */
   constructor(options: ForwarderOptions) {
     if (typeof options.url !== 'string' || options.url === '') throw new TypeError('Forwarder: `url` is required');
     if (options.checkpoint === undefined) throw new TypeError('Forwarder: `checkpoint` is required');
+    if (options.transport !== undefined && options.transport !== 'sse') throw new TypeError(transportRefused(String(options.transport)));
     this.#options = options;
     this.#checkpoint = typeof options.checkpoint === 'string' ? new FileCheckpoint(options.checkpoint) : options.checkpoint;
     this.stopped = new Promise<void>((resolve, reject) => {
@@ -294,5 +297,9 @@ export class Forwarder {
     if (this.#fatal !== undefined) throw this.#fatal;
   }
 }
+
+/** The message refusing `transport` (anything but `sse`): why a forwarder reads only SSE. */
+export const transportRefused = (transport: string) =>
+  `Forwarder: transport "${transport}" is not supported: a forwarder reads SSE only, because SSE is read only as fast as the destinations take events (memory bounded by highWaterMark), while a WebSocket's events would queue without bound; use transport: sse (the default)`;
 
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

@@ -71,6 +71,7 @@ describe('parseForwardConfig', () => {
     ['a missing required option', { ...base, destinations: [{ type: 's3' }] }, 'destinations[0].bucket: Invalid input'],
     ['a bad kafka topic', { ...base, destinations: [{ type: 'kafka', brokers: 'k:1', topic: 'bad topic!' }] }, 'destinations[0]: '],
     ['two destinations with one name', { ...base, destinations: [{ type: 'stdout' }, { type: 'stdout' }] }, 'two destinations are named "stdout"'],
+    ['transport: ws (its events would queue without bound)', { ...base, transport: 'ws', destinations: [{ type: 'stdout' }] }, 'transport: transport "ws" is not supported: a forwarder reads SSE only'],
   ])('rejects %s', (_, raw, message) => {
     expect(() => parseForwardConfig(raw, { path: 'forward.yaml' })).toThrow(message);
   });

@@ -201,6 +201,15 @@ describe('Forwarder', () => {
   });
 
   describe('#start', () => {
+    it('refuses transport ws, whose events would queue without bound, naming the bounded alternative', () => {
+      const options = { url: 'http://127.0.0.1:1', checkpoint: new MemoryCheckpoint(), transport: 'ws' } as const;
+      // @ts-expect-error -- the type allows only 'sse'; a JavaScript caller (or a cast) can still pass 'ws'
+      expect(() => new Forwarder(options)).toThrow(TypeError);
+      // @ts-expect-error -- as above
+      expect(() => new Forwarder(options)).toThrow('Forwarder: transport "ws" is not supported: a forwarder reads SSE only, because SSE is read only as fast as the destinations take events (memory bounded by highWaterMark), while a WebSocket\'s events would queue without bound; use transport: sse (the default)');
+      expect(() => new Forwarder({ ...options, transport: 'sse' })).not.toThrow();
+    });
+
     it('throws TypeError without destinations', async () => {
       await expect(forwarder(new MemoryCheckpoint()).start()).rejects.toThrow(new TypeError('Forwarder: no destination added'));
     });
