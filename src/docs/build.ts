@@ -33,12 +33,12 @@ export function docsDir(env: NodeJS.ProcessEnv = process.env): string {
 export const REDOC_PAGES = { 'api.html': 'specs/openapi.yaml', 'stream.html': 'specs/asyncapi.yaml' } as const;
 
 /** Builds one Redoc page into `outDir`. */
-export async function buildRedocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir()): Promise<string> {
+export async function buildRedocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir(), spec = join(ROOT, REDOC_PAGES[page])): Promise<string> {
   await mkdir(outDir, { recursive: true });
   const out = join(outDir, page);
   const redocly = join(ROOT, 'node_modules', '.bin', 'redocly');
   if (!existsSync(redocly)) throw new Error(`docs page ${page} is not built in ${outDir} and @redocly/cli is not installed: run npm run build`);
-  await run(redocly, ['build-docs', join(ROOT, REDOC_PAGES[page]), '--inlineBundle', '-o', out], {
+  await run(redocly, ['build-docs', spec, '--inlineBundle', '-o', out], {
     cwd: ROOT,
     env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
   });
@@ -74,7 +74,7 @@ const building = new Map<string, Promise<string>>();
  * The path of a built Redoc page, building it first if `outDir` lacks it (once per process), so a
  * server started without `npm run docs` still serves the whole portal.
  */
-export async function redocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir()): Promise<string> {
+export async function redocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir(), spec?: string): Promise<string> {
   const file = join(outDir, page);
   try {
     await stat(file);
@@ -82,7 +82,7 @@ export async function redocPage(page: keyof typeof REDOC_PAGES, outDir = docsDir
   } catch {
     let pending = building.get(file);
     if (!pending) {
-      pending = buildRedocPage(page, outDir).finally(() => building.delete(file));
+      pending = buildRedocPage(page, outDir, spec).finally(() => building.delete(file));
       building.set(file, pending);
     }
     return pending;

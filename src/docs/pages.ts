@@ -18,7 +18,8 @@ export const DOC_PAGES = {
 
 export type DocPage = keyof typeof DOC_PAGES;
 
-function escape(text: string): string {
+/** HTML-escapes text. */
+export function escape(text: string): string {
   return text.replace(/[&<>"']/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[ch]!);
 }
 
@@ -34,7 +35,8 @@ pre{background:#f1f3f7;padding:10px 12px;border-radius:6px;overflow:auto;max-hei
 .deprecated{background:#fde8e8;color:#9b1c1c}table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #e2e6ee;padding:6px 8px;text-align:left;vertical-align:top}
 `;
 
-function layout(title: string, body: string): string {
+/** The portal's page frame: header navigation and styles. */
+export function layout(title: string, body: string): string {
   const nav = Object.entries(DOC_PAGES)
     .map(([file, label]) => `<a href="/docs/${file}">${escape(label)}</a>`)
     .join('');

@@ -288,6 +288,18 @@ describe.each(cases)('the engine through the $name bundle', (names) => {
     expect(server.hub.subscriberCount).toBe(0);
   });
 
+  it('serves a docs portal rendered from its own documents', async () => {
+    const docs = bundle.operations.find((op) => op.role === 'docs')!;
+    const page = bundle.operations.find((op) => op.role === 'docs-page')!;
+    const index = await fetch(url(docs.path));
+    expect(index.status).toBe(200);
+    const catalog = await (await fetch(url(page.path.replace(/\{[^}]+\}/, 'catalog.html')))).text();
+    for (const entry of bundle.catalog) expect(catalog).toContain(`id="${entry.type}"`);
+    const api = await fetch(url(page.path.replace(/\{[^}]+\}/, 'api.html')));
+    expect(api.status).toBe(200);
+    expect(await api.text()).toContain(bundle.title);
+  }, 120_000);
+
   it('delivers over WebSocket in the bundle frames, each type in its declared wrapper', async () => {
     const checker = new BundleFrameChecker(bundle, 'ws');
     const { headers, query } = credential(keys.admin);
