@@ -5,7 +5,7 @@
  * no client code; its "Try It!" request is run with curl. Every frame is validated against
  * examples/admin-actions/asyncapi.yaml.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/spawn-server.js';
 import { operationOf, readEnvelope, type Json } from './helpers/bundle.js';
 import { SseRecorder } from './helpers/frames.js';
@@ -32,6 +32,10 @@ describe('examples/admin-actions served from its bundle', () => {
 
   afterAll(async () => {
     await example?.dispose();
+  });
+
+  afterEach(async () => {
+    await example.waitForIdle();
   });
 
   /** Runs the page's "Try It!" request with `query`; resolves when curl exits by itself. */

@@ -5,7 +5,7 @@
  * against examples/audit-log/asyncapi.yaml; the published events are the document's own examples.
  */
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/spawn-server.js';
 import type { Json } from './helpers/bundle.js';
 import { launchChromium, skipWithoutChromium, SnippetPage } from './helpers/browser.js';
@@ -27,6 +27,10 @@ describe('examples/audit-log served from its bundle', () => {
 
   afterAll(async () => {
     await example?.dispose();
+  });
+
+  afterEach(async () => {
+    await example.waitForIdle();
   });
 
   async function publishAll(): Promise<void> {

@@ -6,7 +6,7 @@
  * against examples/grant-events/asyncapi.yaml; the published events are the catalog's examples (the
  * document's own for grant.created).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/spawn-server.js';
 import type { Json } from './helpers/bundle.js';
 import { SseRecorder } from './helpers/frames.js';
@@ -30,6 +30,10 @@ describe('examples/grant-events served from its bundle', () => {
 
   afterAll(async () => {
     await example?.dispose();
+  });
+
+  afterEach(async () => {
+    await example.waitForIdle();
   });
 
   const env = (): Record<string, string> => ({ GRANTEX_API_KEY: example.keys.reader.secret });

@@ -6,7 +6,7 @@
  * records are the document's examples (without their `id`, which Specstream assigns).
  */
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/spawn-server.js';
 import { operationOf, readEnvelope, type Json } from './helpers/bundle.js';
 import { launchChromium, skipWithoutChromium, SnippetPage } from './helpers/browser.js';
@@ -26,6 +26,10 @@ describe('examples/siem-live-tail served from its bundle', () => {
 
   afterAll(async () => {
     await example?.dispose();
+  });
+
+  afterEach(async () => {
+    await example.waitForIdle();
   });
 
   const wsUrl = (): string => `${example.url.replace(/^http/, 'ws')}/api/v1/ws`;

@@ -46,6 +46,8 @@ export interface ExampleServer {
   waitForSubscribers(n: number): Promise<void>;
   /** The number of open streams now. */
   subscribers(): number;
+  /** Resolves once no stream is open (every test closes its clients; run it after each test so counts start at 0). */
+  waitForIdle(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -87,6 +89,13 @@ export async function startExampleServer(name: BundleName, overrides: Record<str
       const deadline = Date.now() + 10_000;
       while (server.hub.subscriberCount < n) {
         if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} subscribers (have ${server.hub.subscriberCount})`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    },
+    async waitForIdle() {
+      const deadline = Date.now() + 10_000;
+      while (server.hub.subscriberCount > 0) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for the streams to close (${server.hub.subscriberCount} open)`);
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
     },

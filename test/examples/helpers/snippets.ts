@@ -73,7 +73,9 @@ export class SnippetProcess {
    */
   constructor(command: string, args: string[], file: string, env: Record<string, string>, raw?: (chunk: Buffer) => void) {
     this.#file = file;
-    this.#child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own, so stop() also ends what a shell snippet started (bash defers SIGTERM
+    // while it waits for curl).
+    this.#child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     this.#child.stdout!.on('data', (chunk: Buffer) => {
       if (raw) {
         raw(chunk);
@@ -142,12 +144,19 @@ export class SnippetProcess {
     return this.#listeners;
   }
 
-  /** Ends the process (SIGTERM) and removes its file; safe to call twice. */
+  /** Ends the process and its children (SIGTERM to its process group) and removes its file; safe to call twice. */
   async stop(): Promise<void> {
-    if (!this.exited) {
+    const pid = this.#child.pid;
+    if (!this.exited && pid !== undefined) {
       const exited = new Promise<void>((resolve) => this.#child.once('exit', () => resolve()));
-      this.#child.kill('SIGTERM');
+      process.kill(-pid, 'SIGTERM');
       await exited;
+    } else if (pid !== undefined) {
+      try {
+        process.kill(-pid, 'SIGTERM'); // children left behind by a snippet that exited
+      } catch {
+        // The group is gone.
+      }
     }
     rmSync(this.#file, { force: true });
   }

@@ -1,0 +1,2 @@
+# 004 global-events, "Server Sent Events > Example > Request", as documented.
+curl "http://localhost:8080/v1/events"
