@@ -8,6 +8,8 @@ import { errors } from './errors.js';
 import { handlers } from './handlers/index.js';
 import { checkJsonBody } from './http/check-json-body.js';
 import { toErrorResponse } from './http/error-response.js';
+import { rejectNonFiniteNumbers } from './http/finite-numbers.js';
+import { bodyDeadline, rejectLongUrls } from './http/request-limits.js';
 import { listOperations, loadOpenApiDocument, type RouteOperation } from './http/openapi-document.js';
 import { redactUrl, type Logger } from './observability/logger.js';
 import { redactForLog, requestSecrets } from './observability/redact.js';
@@ -53,7 +55,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.disable('x-powered-by');
   app.set('etag', false);
 
+  const handleError = errorHandler(logger);
   app.use(requestLog(logger, metrics));
+  app.use(rejectLongUrls(config.max_url_bytes));
   app.use(corsFor(config.cors_origins));
 
   // 1. Which operation is this? (Also 404/405 for anything the spec does not declare.)
@@ -68,7 +72,8 @@ export function createApp(deps: AppDeps): express.Express {
   // 2. Who is calling, and may they call this operation at all? Before any body is read.
   app.use(authenticate(deps.keyRing));
 
-  // 3. Read and validate the request against the spec.
+  // 3. Read (within body_timeout_ms) and validate the request against the spec.
+  app.use(bodyDeadline(config.body_timeout_ms, handleError));
   app.use(express.json({ limit: config.body_limit_bytes, type: ['application/json', 'application/*+json'] }));
   app.use(checkJsonBody(config.body_max_depth));
   app.use(
@@ -81,6 +86,7 @@ export function createApp(deps: AppDeps): express.Express {
       $refParser: { mode: 'dereference' },
     }),
   );
+  app.use(rejectNonFiniteNumbers());
 
   // 4. The handler bound to the operationId.
   for (const operation of operations) {
@@ -89,7 +95,7 @@ export function createApp(deps: AppDeps): express.Express {
     app[operation.method](operation.expressPath, bind(handler, deps));
   }
 
-  app.use(errorHandler(logger));
+  app.use(handleError);
   return app;
 }
 

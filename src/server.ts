@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { resolveHistoryQuery } from './query/resolve-history-query.js';
 import { trackConnections } from './http/connection-tracker.js';
+import { answerClientErrors, httpServerOptions } from './http/request-limits.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/store.js';
 import { createStreamHub, type StreamHub } from './stream/index.js';
@@ -37,6 +38,8 @@ export interface StartServerOptions {
 export async function startServer(config: Config, options: StartServerOptions = {}): Promise<RunningServer> {
   const logger = options.logger ?? createLogger(config.log_level);
   const announce = options.announce ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // Checked before anything is opened: a bad combination of deadlines is a start-up error.
+  const serverOptions = httpServerOptions(config);
 
   let keys = config.keys;
   if (keys.length === 0 && !config.allow_anonymous) {
@@ -54,7 +57,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const metrics = new Metrics();
   const hub = createStreamHub({ store, config, metrics, logger });
   const app = createApp({ config, store, keyRing, logger, metrics, hub });
-  const server = createServer(app);
+  const server = createServer(serverOptions, app);
+  answerClientErrors(server, logger);
   const connections = trackConnections(server);
 
   const wsOperation = listOperations().find((op) => op.transport === 'ws');

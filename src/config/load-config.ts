@@ -24,6 +24,11 @@ export type Config = {
   retention_interval_s: number;
   body_limit_bytes: number;
   body_max_depth: number;
+  headers_timeout_ms: number;
+  body_timeout_ms: number;
+  request_timeout_ms: number;
+  max_url_bytes: number;
+  max_header_bytes: number;
   max_connections: number;
   max_connections_per_key: number;
   ring_size: number;

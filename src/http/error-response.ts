@@ -15,7 +15,7 @@ interface ValidatorError {
   errors?: { path?: string; message?: string; errorCode?: string }[];
 }
 
-// body-parser's errors carry `type` (`entity.too.large`, `entity.parse.failed`, ...) and `status`.
+// body-parser's and raw-body's errors carry `type` (`entity.too.large`, `charset.unsupported`, ...) and `status`.
 interface BodyParserError {
   type: string;
   status?: number;
@@ -34,25 +34,79 @@ function mapKnown(error: unknown): SpecstreamError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   if (isBodyParserError(error)) return mapBodyParserError(error);
   if (isValidatorError(error)) return mapValidatorError(error);
-  return undefined;
+  return mapClientError(error);
 }
 
 function isBodyParserError(error: object): error is BodyParserError {
-  return typeof (error as { type?: unknown }).type === 'string' && (error as { type: string }).type.startsWith('entity.');
+  const type = (error as { type?: unknown }).type;
+  return typeof type === 'string' && BODY_ERROR_TYPES.has(type);
 }
+
+/** Every `type` body-parser 2 and raw-body 3 give their errors. */
+const BODY_ERROR_TYPES = new Set([
+  'entity.too.large',
+  'entity.parse.failed',
+  'entity.verify.failed',
+  'encoding.unsupported',
+  'charset.unsupported',
+  'request.aborted',
+  'request.size.invalid',
+  'parameters.too.many',
+  'stream.encoding.set',
+  'stream.not.readable',
+]);
 
 function mapBodyParserError(error: BodyParserError): SpecstreamError | undefined {
   switch (error.type) {
     case 'entity.too.large':
+    case 'parameters.too.many':
       return errors.payloadTooLarge();
     case 'entity.parse.failed':
       return errors.invalidJson();
     case 'entity.verify.failed':
+      return errors.validationFailed('The request body could not be read');
     case 'encoding.unsupported':
+      return errors.unsupportedMediaType('Unsupported Content-Encoding: send identity, gzip, deflate or br');
     case 'charset.unsupported':
-      return errors.unsupportedMediaType('Unsupported body encoding or charset');
+      return errors.unsupportedMediaType('Unsupported charset: send application/json in UTF-8');
+    case 'request.aborted':
+    case 'request.size.invalid':
+      return errors.malformedRequest('The body ended before its Content-Length');
     default:
-      return error.status && error.status < 500 ? errors.validationFailed('The request body could not be read') : undefined;
+      // stream.encoding.set / stream.not.readable: the server read the body twice, its own bug.
+      return undefined;
+  }
+}
+
+/**
+ * Errors of the HTTP stack that mark a client's mistake with a 4xx `status` (http-errors, the
+ * router's `URIError` for a path parameter that is not valid percent-encoding, zlib errors of a
+ * body that is not what its Content-Encoding says). Anything else is the server's: INTERNAL.
+ */
+function mapClientError(error: object): SpecstreamError | undefined {
+  const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  if (typeof status !== 'number' || status < 400 || status > 499) return undefined;
+  if (error instanceof URIError) return errors.malformedUrl();
+  const code = (error as { code?: unknown }).code;
+  // zlib's codes are Z_* (gzip, deflate); brotli's are ERR__ERROR_* (or ERR_BROTLI_*).
+  if (typeof code === 'string' && /^(Z_|ERR__ERROR_|ERR_BROTLI)/.test(code)) return errors.invalidContentEncoding();
+  switch (status) {
+    case 404:
+      return errors.notFound();
+    case 405:
+      return errors.methodNotAllowed();
+    case 408:
+      return errors.requestTimeout();
+    case 413:
+      return errors.payloadTooLarge();
+    case 414:
+      return errors.urlTooLong();
+    case 415:
+      return errors.unsupportedMediaType();
+    case 431:
+      return errors.headersTooLarge();
+    default:
+      return errors.malformedRequest('The request could not be read');
   }
 }
 

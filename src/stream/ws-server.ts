@@ -16,6 +16,7 @@ import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/load-config.js';
 import { errors, type ErrorDetail } from '../errors.js';
 import { toErrorResponse } from '../http/error-response.js';
+import { isUrlTooLong } from '../http/request-limits.js';
 import { loadOpenApiDocument } from '../http/openapi-document.js';
 import { redactUrl, type Logger } from '../observability/logger.js';
 import { redactForLog, requestSecrets } from '../observability/redact.js';
@@ -117,6 +118,7 @@ export class WsStreams {
         this.logger.info({ method: req.method, url: redactUrl(req.url ?? '/'), status, ...(key ? { key } : {}) }, 'websocket handshake');
       let admitted: { query: ResolvedHistoryQuery; principal: Principal };
       try {
+        if (isUrlTooLong(req.url, this.config.max_url_bytes)) throw errors.urlTooLong();
         const url = parseTarget(req.url);
         if (url === undefined) throw errors.malformedUrl();
         if (url.pathname !== path) throw errors.notFound();
