@@ -8,9 +8,9 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { spawnServer } from '../helpers/spawn-server.js';
-import type { Json } from './helpers/bundle.js';
+import { operationOf, type Json } from './helpers/bundle.js';
 import { SseRecorder } from './helpers/frames.js';
-import { SseReader, startExampleServer, validatorFor, WsReader, type ExampleServer } from './helpers/server.js';
+import { credentials, expectDeclared, SseReader, startExampleServer, validatorFor, WsReader, type ExampleServer } from './helpers/server.js';
 import { runNodeSnippet, runPythonSnippet, runShellSnippet, skipWithoutPython, type SnippetProcess, type Substitution } from './helpers/snippets.js';
 
 const DOCUMENT_HOST = 'https://api.grantex.dev';
@@ -58,6 +58,26 @@ describe('examples/grant-events served from its bundle', () => {
     expect(Object.keys(stored)).toEqual(['id', 'type', 'createdAt', 'data']);
     expect(stored).toMatchObject({ type: 'grant.created', data: published[0]!.data });
     expect(String(stored.id)).toMatch(/^evt_[0-9A-HJKMNP-TV-Z]{26}$/);
+  });
+
+  it('publishes a batch (a JSON array) all-or-nothing, answered as {data: [events in the bundle envelope]}', async () => {
+    const publish = operationOf(example.bundle, 'publish');
+    const response = await fetch(`${example.url}${publish.path}`, {
+      method: 'POST',
+      headers: { ...credentials(example.bundle, publish, example.keys.writer).headers, 'Content-Type': 'application/json' },
+      body: JSON.stringify(published),
+    });
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as { data: Json[] };
+    expectDeclared(example.bundle, publish, 201, body);
+    expect(body.data.map((event) => [event.type, event.data])).toEqual(printed(published));
+    const refused = await fetch(`${example.url}${publish.path}`, {
+      method: 'POST',
+      headers: { ...credentials(example.bundle, publish, example.keys.writer).headers, 'Content-Type': 'application/json' },
+      body: JSON.stringify([published[0], { type: 'grant.created', data: { grantId: 'nope' } }]),
+    });
+    expect(refused.status).toBe(400);
+    expectDeclared(example.bundle, publish, 400, await refused.json());
   });
 
   describe('SSE: GET /v1/events/stream', () => {
