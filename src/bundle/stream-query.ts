@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import { compileTypeGlob } from '../catalog/type-glob.js';
 import { errors, SpecstreamError, type ErrorDetail } from '../errors.js';
 import { parseDateTime, type HistoryQuery } from '../generated/query.js';
+import { lowerBoundMs } from '../query/instant.js';
 import { narrowToReader, resolveHistoryQuery, type ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import type { BundleOperation, ParamRole, QueryRule } from './bundle.js';
 import type { ServedBundle } from './served-bundle.js';
@@ -107,7 +108,8 @@ function applyRules(rules: readonly QueryRule[], input: Map<ParamRole, string>, 
     query.types = catalog.filter((type) => matchers.some((m) => m(type))) as HistoryQuery['types'];
     query.typePatterns = patterns;
   }
-  if (input.has('since')) query.since = new Date(time('since')!);
+  // `since` is inclusive and event times are whole milliseconds: `.5471Z` starts at `.548`.
+  if (input.has('since')) query.since = new Date(lowerBoundMs(input.get('since')!)!);
   if (input.has('until')) query.until = new Date(time('until')!);
   if (input.has('since_id')) query.sinceId = input.get('since_id')!;
   if (input.has('until_id')) query.untilId = input.get('until_id')!;

@@ -110,6 +110,9 @@ function mapClientError(error: object): SpecstreamError | undefined {
   }
 }
 
+/** ajv's message for a value that fails a pattern of event ids. */
+const EVENT_ID_PATTERN_FAILURE = /^must match pattern "\^evt_/;
+
 function isValidatorError(error: object): error is ValidatorError {
   const status = (error as { status?: unknown }).status;
   return typeof status === 'number' && Array.isArray((error as { errors?: unknown }).errors);
@@ -118,6 +121,10 @@ function isValidatorError(error: object): error is ValidatorError {
 function mapValidatorError(error: ValidatorError): SpecstreamError | undefined {
   switch (error.status) {
     case 400:
+      // An id that breaks an event-id pattern (`^evt_…`) gets the code the query rules give it.
+      if (error.errors !== undefined && error.errors.length > 0 && error.errors.every((item) => EVENT_ID_PATTERN_FAILURE.test(item.message ?? ''))) {
+        return errors.invalidEventId(undefined, validatorDetails(error).map((detail) => ({ ...detail, code: 'INVALID_EVENT_ID' })));
+      }
       return errors.validationFailed(undefined, validatorDetails(error));
     case 404:
       return errors.notFound();

@@ -1,6 +1,8 @@
 import type { Principal } from '../auth/principal.js';
 import { errors, SpecstreamError, type ErrorDetail } from '../errors.js';
 import { EVENT_TYPES } from '../generated/catalog.js';
+import { eventIdIssue } from './event-id-param.js';
+import { lowerBoundMs } from './instant.js';
 import { parseHistoryQuery, type HistoryQueryInput } from '../generated/query.js';
 
 /** A validated history query, narrowed to what the caller may read. */
@@ -54,11 +56,16 @@ export function resolveHistoryQuery(
   if (resume !== undefined) input.last_event_id = resume;
 
   const parsed = parseHistoryQuery(input);
-  if (!parsed.success) {
-    const [first] = parsed.issues;
-    const details: ErrorDetail[] = parsed.issues.map((issue) => ({ path: issue.path, code: issue.code, message: issue.message }));
+  // The spec's pattern admits ids no server can issue (a first character above 7): refused too.
+  const idIssues = impossibleIds(input);
+  if (!parsed.success || idIssues.length > 0) {
+    const ruleIssues: ErrorDetail[] = parsed.success ? [] : parsed.issues.map((issue) => ({ path: issue.path, code: issue.code, message: issue.message }));
+    const details = [...idIssues, ...ruleIssues.filter((issue) => !idIssues.some((id) => id.path === issue.path && id.code === issue.code))];
+    const [first] = details;
     throw new SpecstreamError(first?.code ?? 'VALIDATION_FAILED', 400, first?.message ?? 'The query is invalid', details);
   }
+  // `since` is inclusive and event times are whole milliseconds: `.5471Z` starts at `.548`, not `.547`.
+  if (input.since !== undefined && parsed.data.since !== undefined) parsed.data.since = new Date(lowerBoundMs(input.since) ?? parsed.data.since.getTime());
   const query = parsed.data;
 
   const readable = EVENT_TYPES.filter((type) => principal.canRead(type));
@@ -101,6 +108,16 @@ function assign(input: HistoryQueryInput, key: keyof HistoryQueryInput, value: u
   else if (value !== undefined) throw errors.validationFailed(`\`${key}\` must be given once`, [
     { path: `/query/${key}`, code: 'DUPLICATE_PARAMETER', message: 'must be a single value' },
   ]);
+}
+
+/** An INVALID_EVENT_ID issue for each id of the query that no server could have issued. */
+function impossibleIds(input: HistoryQueryInput): ErrorDetail[] {
+  const names = { since_id: 'since_id', until_id: 'until_id', last_event_id: 'Last-Event-ID' } as const;
+  return (Object.keys(names) as (keyof typeof names)[]).flatMap((key) => {
+    const value = input[key];
+    const issue = value === undefined ? undefined : eventIdIssue(value, `/query/${key}`, names[key]);
+    return issue ? [issue] : [];
+  });
 }
 
 function firstString(...values: unknown[]): string | undefined {

@@ -1,12 +1,16 @@
 import { decodeTime, encodeTime, incrementBase32, ulid } from 'ulid';
 
-/** `evt_` + a 26-character Crockford base32 ULID. */
-export const EVENT_ID_PATTERN = /^evt_[0-9A-HJKMNP-TV-Z]{26}$/;
+/**
+ * `evt_` + a 26-character Crockford base32 ULID that this server could have issued: the first
+ * character is 0-7, since a ULID's 48-bit timestamp ends at `7ZZZZZZZZZ` (year 10889); anything
+ * above it (`evt_ZZZZZZZZZZZZZZZZZZZZZZZZZZ`) is not a ULID at all.
+ */
+export const EVENT_ID_PATTERN = /^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
 const PREFIX = 'evt_';
 const RANDOM_ZEROS = '0'.repeat(16);
 const RANDOM_MAX = 'Z'.repeat(16);
 
-/** True when `value` is a well-formed event id. */
+/** True when `value` is an event id the server could have issued (see EVENT_ID_PATTERN). */
 export function isEventId(value: string): boolean {
   return EVENT_ID_PATTERN.test(value);
 }
