@@ -584,6 +584,9 @@ export class JetStreamStore implements Store, EncodedRead {
       head = { seq: result.ack.seq, lastId: plan.lastId, nextOrd: plan.ord + plan.lines.length };
       this.remember(plan.lastId, result.ack.seq);
     }
+    // The server refused the retried calls' messages (the expectations did): nothing of theirs was
+    // stored, so until they are published again their deadline means "nothing was stored".
+    for (const call of retry) call.sent = false;
     // Retried calls of a keyed same-group pair must be retried together with their first.
     this.head = broken === undefined ? head : undefined;
     plans.forEach((plan, i) => {
