@@ -2,7 +2,7 @@
 // Do not edit it by hand: change the spec and run `npm run generate`.
 
 /** sha256 (hex) of openapi.yaml, a NUL byte and asyncapi.yaml: the bundle this code was generated from. */
-export const BUNDLE_HASH: string = '065767eb2cca704c75b8db41a89fc6681ab77eca8fb493330c56b5817ec5359f';
+export const BUNDLE_HASH: string = '13910daeaaa0a5efc0c627f7e6e760e5a7a21be90c49e360f692112152b2546c';
 
 export { catalog, EVENT_TYPES, type CatalogEntry, type EventType } from './catalog.js';
 export { eventDataSchemas, type EventDataMap } from './events.js';

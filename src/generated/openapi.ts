@@ -164,7 +164,7 @@ export interface paths {
     /**
      * Prometheus metrics
      * @description The metrics count events and streams of every type (`specstream_events_published_total{type}`),
-     *     so they need a key with the `metrics:read` scope (or `admin`) in a header, and a key limited
+     *     so they need a key with the `metrics:read` scope (or `admin`), and a key limited
      *     to some event types (`events:read:<glob>`, `events:write:<glob>`) is refused even with
      *     `metrics:read`. Without credentials the anonymous scopes apply: `allow_anonymous` with
      *     `metrics:read` in `anonymous_scopes` makes the metrics public, explicitly.

@@ -8,17 +8,18 @@ export const METRICS_SCOPE = 'metrics:read';
 
 /**
  * `GET /metrics` (operationId getMetrics): Prometheus text exposition, for a key with
- * `metrics:read` or `admin` presented in a header (Bearer or Basic; a scraper never needs
- * `?token=`). The metrics count events and streams of every type (`specstream_events_published_total`
- * has a `type` label), so a key limited to some event types (`events:read:<glob>`,
- * `events:write:<glob>`) is refused even with `metrics:read`: it would learn about types it may not
+ * `metrics:read` or `admin`, presented like any other credential (Bearer, Basic or `?token=`).
+ * The metrics count events and streams of every type (`specstream_events_published_total` has a
+ * `type` label), so a key limited to some event types (`events:read:<glob>`, `events:write:<glob>`)
+ * is refused even with `metrics:read`: it would learn about types it may not
  * read. Without credentials the anonymous scopes apply (`allow_anonymous` with `metrics:read` in
  * `anonymous_scopes` makes the metrics public, explicitly).
  * @throws AUTH_REQUIRED (401) without valid credentials; FORBIDDEN (403) without the scope, or for
  *   a key limited by type
  */
 export const getMetrics: Handler = async (req, res, { deps }) => {
-  const principal = deps.keyRing.authenticate({ authorization: req.headers.authorization });
+  const token = typeof req.query.token === 'string' ? req.query.token : undefined;
+  const principal = deps.keyRing.authenticate({ authorization: req.headers.authorization, token });
   if (!mayReadMetrics(principal)) {
     throw errors.forbidden(
       principal.scopes.includes(METRICS_SCOPE)

@@ -36,7 +36,8 @@ describe('visibility of other types', () => {
 
   describe('GET /metrics', () => {
     async function metrics(headers: Record<string, string>): Promise<{ status: number; text: string; type: string | null }> {
-      const response = await fetch(`${server.url}/metrics`, { headers });
+      const { query, ...rest } = headers;
+      const response = await fetch(`${server.url}/metrics${query === undefined ? '' : `?token=${query}`}`, { headers: rest });
       return { status: response.status, text: await response.text(), type: response.headers.get('content-type') };
     }
 
@@ -49,6 +50,7 @@ describe('visibility of other types', () => {
         ['metrics:read', bearer('sk_test_metrics')],
         ['metrics:read with every event type', bearer('sk_test_all_metrics')],
         ['metrics:read through Basic', { Authorization: `Basic ${Buffer.from('metrics:sk_test_metrics').toString('base64')}` }],
+        ['metrics:read as ?token=', { query: 'sk_test_metrics' }],
       ] as const) {
         const answer = await metrics(headers);
         expect(answer.status, who).toBe(200);
