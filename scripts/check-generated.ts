@@ -10,7 +10,7 @@
  */
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { join, relative, sep, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findBundleDirs, GENERATED_DIR, generate, generateBundle, isNativeSpecsDir, parseCodegenArgs } from './generate.js';
 import { BundleError } from '../src/bundle/bundle-error.js';
@@ -28,10 +28,14 @@ async function listFiles(dir: string): Promise<string[]> {
     if (error.code === 'ENOENT') return [];
     throw error;
   });
-  return entries
-    .filter((entry) => entry.isFile())
-    .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
-    .sort();
+  return (
+    entries
+      .filter((entry) => entry.isFile())
+      .map((entry) => relative(dir, join(entry.parentPath, entry.name)))
+      // docs/ holds a bundle's Redoc pages, built on first request (git-ignored), not generated code.
+      .filter((name) => !name.startsWith(`docs${sep}`))
+      .sort()
+  );
 }
 
 /** Compares two directories' files byte for byte. */

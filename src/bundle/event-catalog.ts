@@ -5,9 +5,8 @@
  * with plain `import` (no TypeScript toolchain at run time). Generated code older than the specs
  * is refused with the command that fixes it.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { z } from 'zod';
 import type { Bundle } from './bundle.js';
 import { BundleError } from './bundle-error.js';
@@ -70,9 +69,23 @@ async function loadNative(): Promise<GeneratedModule> {
 async function loadGenerated(bundle: Bundle): Promise<GeneratedModule> {
   const file = join(bundle.dir, 'generated', 'index.js');
   if (!existsSync(file)) throw stale(bundle, 'has no generated code');
-  const module = (await import(pathToFileURL(file).href)) as GeneratedModule;
+  const module = (await importWithOurZod(file)) as GeneratedModule;
   if (module.BUNDLE_HASH !== bundleHashSync(bundle.dir)) throw stale(bundle);
   return module;
+}
+
+/**
+ * Imports a bundle's generated module with its `zod` import bound to the server's own copy: a
+ * bundle folder outside this package has no node_modules of its own, and two zod copies would
+ * not share validator classes anyway. The module is evaluated from a `data:` URL whose only
+ * import is rewritten to zod's absolute file URL.
+ */
+async function importWithOurZod(file: string): Promise<unknown> {
+  const text = readFileSync(file, 'utf8');
+  const zod = import.meta.resolve('zod');
+  const bound = text.replace(/(from\s*)(['"])zod\2/g, `$1'${zod}'`);
+  if (/from\s*['"](?!file:)[^'"]+['"]/.test(bound)) throw new BundleError([{ file, pointer: '', message: 'generated code may import only zod: regenerate it' }]);
+  return import(`data:text/javascript;base64,${Buffer.from(bound).toString('base64')}`);
 }
 
 function stale(bundle: Bundle, what = 'has generated code older than its specs'): BundleError {
