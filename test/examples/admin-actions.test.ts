@@ -139,7 +139,7 @@ describe('examples/admin-actions served from its bundle', () => {
   describe('Basic authentication', () => {
     it('answers a missing credential, wrong Basic credentials or a Bearer token with 401 and a Basic challenge', async () => {
       const wrong = `Basic ${Buffer.from('reader:sk_wrong').toString('base64')}`;
-      for (const headers of [{}, { Authorization: wrong }, { Authorization: `Bearer ${example.keys.reader.secret}` }]) {
+      for (const headers of [{}, { Authorization: wrong }, { Authorization: `Bearer ${example.keys.reader.secret}` }] as Record<string, string>[]) {
         const response = await fetch(`${example.url}${STREAM}`, { headers });
         expect(response.status).toBe(401);
         expect(response.headers.get('www-authenticate')).toMatch(/^Basic realm="/);

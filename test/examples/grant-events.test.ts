@@ -138,7 +138,7 @@ describe('examples/grant-events served from its bundle', () => {
     });
 
     it('answers a missing or wrong key with 401 and a Bearer challenge, and an unknown type with 400', async () => {
-      for (const headers of [{}, { Authorization: 'Bearer sk_wrong' }]) {
+      for (const headers of [{}, { Authorization: 'Bearer sk_wrong' }] as Record<string, string>[]) {
         const response = await fetch(`${example.url}/v1/events/stream`, { headers });
         expect(response.status).toBe(401);
         expect(response.headers.get('www-authenticate')).toMatch(/^Bearer /);
