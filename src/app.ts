@@ -1,4 +1,3 @@
-import cors from 'cors';
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
 import type { KeyRing } from './auth/key-ring.js';
@@ -7,6 +6,7 @@ import type { Config } from './config/load-config.js';
 import { errors } from './errors.js';
 import { handlers } from './handlers/index.js';
 import { checkJsonBody } from './http/check-json-body.js';
+import { corsFor, declaredRequestHeaders } from './http/cors.js';
 import { toErrorResponse } from './http/error-response.js';
 import { rejectNonFiniteNumbers } from './http/finite-numbers.js';
 import { bodyDeadline, rejectLongUrls } from './http/request-limits.js';
@@ -58,7 +58,7 @@ export function createApp(deps: AppDeps): express.Express {
   const handleError = errorHandler(logger);
   app.use(requestLog(logger, metrics));
   app.use(rejectLongUrls(config.max_url_bytes));
-  app.use(corsFor(config.cors_origins));
+  app.use(corsFor(config.cors_origins, declaredRequestHeaders(loadOpenApiDocument())));
 
   // 1. Which operation is this? (Also 404/405 for anything the spec does not declare.)
   for (const operation of operations) {
@@ -142,16 +142,6 @@ function authenticate(keyRing: KeyRing): RequestHandler {
       next(error);
     }
   };
-}
-
-function corsFor(origins: readonly string[]): RequestHandler {
-  if (origins.length === 0) return (_req, _res, next) => next();
-  return cors({
-    origin: origins.includes('*') ? '*' : [...origins],
-    allowedHeaders: ['Authorization', 'Content-Type', 'Idempotency-Key', 'Last-Event-ID'],
-    exposedHeaders: ['Idempotent-Replayed'],
-    maxAge: 600,
-  });
 }
 
 function requestLog(logger: Logger, metrics: Metrics): RequestHandler {

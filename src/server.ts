@@ -10,6 +10,7 @@ import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { resolveHistoryQuery } from './query/resolve-history-query.js';
 import { trackConnections } from './http/connection-tracker.js';
+import { publicOrigin } from './http/origins.js';
 import { answerClientErrors, httpServerOptions } from './http/request-limits.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/store.js';
@@ -40,6 +41,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const announce = options.announce ?? ((line: string) => process.stderr.write(`${line}\n`));
   // Checked before anything is opened: a bad combination of deadlines is a start-up error.
   const serverOptions = httpServerOptions(config);
+  publicOrigin(config.public_url);
 
   let keys = config.keys;
   if (keys.length === 0 && !config.allow_anonymous) {

@@ -16,6 +16,8 @@ export type Config = {
   allow_anonymous: boolean;
   anonymous_scopes: string[];
   cors_origins: string[];
+  public_url: string;
+  ws_subprotocols: string[];
   heartbeat_s: number;
   status_s: number;
   retry_ms: number;

@@ -74,6 +74,17 @@ export const OPTIONS = {
     default: [],
     description: 'Origins allowed to call the API from a browser (comma-separated; `*` for any).',
   },
+  public_url: {
+    kind: 'string',
+    default: '',
+    description:
+      'The URL browsers reach this server at (e.g. `https://events.example.com`); pages of its origin may open WebSocket streams. Empty: `http://HOST:PORT` as listened on, for a loopback HOST only.',
+  },
+  ws_subprotocols: {
+    kind: 'list',
+    default: [],
+    description: 'WebSocket subprotocols the server accepts, in order of preference (comma-separated); none by default, so an offered subprotocol is never selected.',
+  },
   heartbeat_s: { kind: 'integer', default: 30, min: 1, max: 3600, description: 'Seconds between SSE heartbeats and WebSocket pings (a peer that misses a pong is closed).' },
   status_s: { kind: 'integer', default: 5, min: 1, max: 3600, description: 'Seconds between WebSocket status frames.' },
   retry_ms: {

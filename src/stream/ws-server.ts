@@ -10,12 +10,14 @@
  * answered the previous one is terminated.
  */
 import { STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/load-config.js';
 import { errors, type ErrorDetail } from '../errors.js';
 import { toErrorResponse } from '../http/error-response.js';
+import { AllowedOrigins } from '../http/origins.js';
 import { isUrlTooLong } from '../http/request-limits.js';
 import { loadOpenApiDocument } from '../http/openapi-document.js';
 import { redactUrl, type Logger } from '../observability/logger.js';
@@ -97,6 +99,7 @@ export class WsStreams {
     perMessageDeflate: false,
     maxPayload: MAX_CLIENT_PAYLOAD,
     clientTracking: false,
+    handleProtocols: (offered) => this.selectProtocol(offered),
   });
   private readonly sockets = new Set<WebSocket>();
   private storeCheck: NodeJS.Timeout | undefined;
@@ -111,6 +114,8 @@ export class WsStreams {
   /** Handles upgrades for `path` on `server`; other upgrade paths get a 404. */
   attach(server: Server, path: string, authorize: AuthorizeUpgrade): void {
     this.allowedParams = queryParameters(path);
+    // Built at the first upgrade, when the server listens and its port is known.
+    let allowedOrigins: AllowedOrigins | undefined;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
       // One line per handshake, as the request log has one per request; the URL and errors are redacted.
@@ -123,7 +128,8 @@ export class WsStreams {
         if (url === undefined) throw errors.malformedUrl();
         if (url.pathname !== path) throw errors.notFound();
         if (this.hub.isClosing) throw errors.shuttingDown();
-        this.checkOrigin(req);
+        allowedOrigins ??= new AllowedOrigins(this.config, server.address() as AddressInfo | undefined);
+        this.checkOrigin(req, allowedOrigins);
         admitted = authorize(req);
         this.checkParameters(url);
         this.hub.admit(admitted.principal.keyId);
@@ -254,20 +260,22 @@ export class WsStreams {
   }
 
   /**
-   * Browsers send `Origin`; pages from origins outside `cors_origins` may not open a stream with
-   * the user's ambient credentials. Same-origin pages and non-browser clients (no `Origin`) may.
+   * Browsers send `Origin`; pages from origins that configuration does not allow (`cors_origins`,
+   * `public_url`, see AllowedOrigins) may not open a stream with the user's ambient credentials.
+   * Non-browser clients (no `Origin`) may. The request's `Host` plays no part (DNS rebinding).
    */
-  private checkOrigin(req: IncomingMessage): void {
+  private checkOrigin(req: IncomingMessage, allowed: AllowedOrigins): void {
     const origin = req.headers.origin;
-    if (origin === undefined) return;
-    const origins = this.config.cors_origins;
-    if (origins.includes('*') || origins.includes(origin)) return;
-    try {
-      if (new URL(origin).host === req.headers.host) return;
-    } catch {
-      // An unparsable Origin is refused below.
-    }
-    throw errors.forbidden('This origin may not open a WebSocket stream (see cors_origins)');
+    if (origin === undefined || allowed.allows(origin)) return;
+    throw errors.forbidden('This origin may not open a WebSocket stream (see cors_origins and public_url)');
+  }
+
+  /**
+   * The subprotocol to select (RFC 6455 section 4.2.2): the first of `ws_subprotocols` the client
+   * offers, or none (`false`: no `Sec-WebSocket-Protocol` in the answer), whatever the client offers.
+   */
+  private selectProtocol(offered: Set<string>): string | false {
+    return this.config.ws_subprotocols.find((protocol) => offered.has(protocol)) ?? false;
   }
 
   /** The checks express-openapi-validator makes on the HTTP side: declared query parameters, lengths. */
