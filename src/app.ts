@@ -10,9 +10,12 @@ import { corsFor, declaredRequestHeaders } from './http/cors.js';
 import { toErrorResponse } from './http/error-response.js';
 import { rejectNonFiniteNumbers } from './http/finite-numbers.js';
 import { bodyDeadline, rejectLongUrls } from './http/request-limits.js';
-import { listOperations, loadOpenApiDocument, type RouteOperation } from './http/openapi-document.js';
+import type { BundleOperation } from './bundle/bundle.js';
+import { challengeFor, credentialsFor } from './bundle/credentials.js';
+import { styleError } from './bundle/error-style.js';
+import type { ServedBundle } from './bundle/served-bundle.js';
 import { redactUrl, type Logger } from './observability/logger.js';
-import { redactForLog, requestSecrets } from './observability/redact.js';
+import { redactForLog, registerLoggedQueryParameters, requestSecrets } from './observability/redact.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Store } from './store/store.js';
 import type { StreamHub } from './stream/stream-hub.js';
@@ -26,12 +29,14 @@ export interface AppDeps {
   metrics: Metrics;
   /** Serves the SSE and WebSocket streams. */
   hub: StreamHub;
+  /** The spec bundle served: routes, auth, errors, envelope and frames come from it. */
+  served: ServedBundle;
 }
 
 /** What a handler receives besides the request and response. */
 export interface HandlerContext {
   deps: AppDeps;
-  operation: RouteOperation;
+  operation: BundleOperation;
   /** The authenticated caller; for public operations, undefined. */
   principal: Principal | undefined;
 }
@@ -40,25 +45,29 @@ export interface HandlerContext {
 export type Handler = (req: Request, res: Response, ctx: HandlerContext) => Promise<void> | void;
 
 interface Locals {
-  operation?: RouteOperation;
+  operation?: BundleOperation;
   principal?: Principal;
 }
 
 /**
- * Builds the express app without listening. Routes, permissions and request validation all come
- * from `specs/openapi.yaml`: each operation is bound to `handlers[operationId]`.
+ * Builds the express app without listening. Routes, auth, permissions, request validation and
+ * error bodies all come from the served bundle's OpenAPI document: each operation runs the
+ * handler of its role (`x-specstream-operation`).
  */
 export function createApp(deps: AppDeps): express.Express {
   const { config, logger, metrics } = deps;
-  const operations = listOperations();
+  const { bundle } = deps.served;
+  const operations = bundle.operations;
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
 
-  const handleError = errorHandler(logger);
+  const handleError = errorHandler(logger, deps.served);
+  // Request logs show the values of this document's declared query parameters; every other value is redacted.
+  registerLoggedQueryParameters(bundle.openapi);
   app.use(requestLog(logger, metrics));
   app.use(rejectLongUrls(config.max_url_bytes));
-  app.use(corsFor(config.cors_origins, declaredRequestHeaders(loadOpenApiDocument())));
+  app.use(corsFor(config.cors_origins, declaredRequestHeaders(bundle.openapi)));
 
   // 1. Which operation is this? (Also 404/405 for anything the spec does not declare.)
   for (const operation of operations) {
@@ -78,7 +87,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(checkJsonBody(config.body_max_depth));
   app.use(
     OpenApiValidator.middleware({
-      apiSpec: loadOpenApiDocument() as never, // the validator's own document type; the YAML is validated by the linter
+      apiSpec: structuredClone(bundle.openapi) as never, // the validator's own document type; the YAML is validated by the linter
       validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
       validateResponses: config.response_validation ? { removeAdditional: false } : false,
       validateSecurity: false,
@@ -88,11 +97,9 @@ export function createApp(deps: AppDeps): express.Express {
   );
   app.use(rejectNonFiniteNumbers());
 
-  // 4. The handler bound to the operationId.
+  // 4. The handler of the operation's role.
   for (const operation of operations) {
-    const handler = handlers[operation.operationId];
-    if (!handler) throw new TypeError(`no handler for operationId "${operation.operationId}"`);
-    app[operation.method](operation.expressPath, bind(handler, deps));
+    app[operation.method](operation.expressPath, bind(handlers[operation.role], deps));
   }
 
   app.use(handleError);
@@ -111,7 +118,7 @@ function bind(handler: Handler, deps: AppDeps): RequestHandler {
   };
 }
 
-function rejectUndeclared(operations: readonly RouteOperation[]): RequestHandler {
+function rejectUndeclared(operations: readonly BundleOperation[]): RequestHandler {
   const templates = operations.map((op) => new RegExp(`^${op.path.replace(/\{[^}]+\}/g, '[^/]+')}$`));
   return (req, res, next) => {
     if ((res.locals as Locals).operation) return next();
@@ -127,8 +134,7 @@ function authenticate(keyRing: KeyRing): RequestHandler {
     const operation = locals.operation;
     if (!operation || operation.permission === 'public') return next();
     try {
-      const token = typeof req.query.token === 'string' ? req.query.token : undefined;
-      const principal = keyRing.authenticate({ authorization: req.headers.authorization, token });
+      const principal = keyRing.authenticate(credentialsFor(operation, req.headers, req.query as Record<string, unknown>));
       const allowed =
         operation.permission === 'read'
           ? principal.readsAnything
@@ -166,15 +172,18 @@ function requestLog(logger: Logger, metrics: Metrics): RequestHandler {
   };
 }
 
-function errorHandler(logger: Logger): ErrorRequestHandler {
+function errorHandler(logger: Logger, served: ServedBundle): ErrorRequestHandler {
   return (error, req, res, _next) => {
-    const { status, body, unexpected } = toErrorResponse(error);
+    const response = toErrorResponse(error);
+    const { unexpected } = response;
+    const { status, body } = styleError(served.bundle.errors, response.status, response.body);
     if (unexpected) logger.error({ err: redactForLog(error, requestSecrets(req)), method: req.method, url: redactUrl(req.originalUrl) }, 'unexpected error');
     if (res.headersSent) {
       res.destroy();
       return;
     }
-    if (status === 401) res.setHeader('WWW-Authenticate', 'Bearer realm="specstream"');
+    const challenge = response.status === 401 ? challengeFor((res.locals as Locals).operation) : undefined;
+    if (challenge) res.setHeader('WWW-Authenticate', challenge);
     if (req.method === 'HEAD') res.status(status).end();
     else res.status(status).json(body);
   };

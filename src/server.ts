@@ -5,10 +5,11 @@ import { createApp } from './app.js';
 import { errors } from './errors.js';
 import { generateDevelopmentKey, KeyRing } from './auth/key-ring.js';
 import type { Config } from './config/load-config.js';
-import { listOperations } from './http/openapi-document.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { resolveHistoryQuery } from './query/resolve-history-query.js';
+import { credentialsFor } from './bundle/credentials.js';
+import { openServedBundle } from './bundle/served-bundle.js';
+import { resolveStreamQuery } from './bundle/stream-query.js';
 import { trackConnections } from './http/connection-tracker.js';
 import { publicOrigin } from './http/origins.js';
 import { answerClientErrors, httpServerOptions } from './http/request-limits.js';
@@ -43,9 +44,11 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const serverOptions = httpServerOptions(config);
   publicOrigin(config.public_url);
 
+  const served = await openServedBundle(config.specs || undefined);
+  const grammar = served.bundle.scopes;
   let keys = config.keys;
   if (keys.length === 0 && !config.allow_anonymous) {
-    const dev = generateDevelopmentKey();
+    const dev = generateDevelopmentKey(grammar);
     keys = [dev];
     announce(
       `No API keys configured: generated a development key for this run (scopes ${dev.scopes.join(',')}):\n` +
@@ -53,26 +56,24 @@ export async function startServer(config: Config, options: StartServerOptions = 
         `Configure keys with --key id:secret:scopes, SPECSTREAM_KEYS or specstream.yaml.`,
     );
   }
-  const keyRing = new KeyRing(keys, config.allow_anonymous ? { anonymousScopes: config.anonymous_scopes } : {});
+  const keyRing = new KeyRing(keys, { grammar, ...(config.allow_anonymous ? { anonymousScopes: config.anonymous_scopes } : {}) });
 
   const store = await openStore(config.store, { synchronous: config.sqlite_synchronous, timeoutMs: config.store_timeout_ms });
   const metrics = new Metrics();
-  const hub = createStreamHub({ store, config, metrics, logger });
-  const app = createApp({ config, store, keyRing, logger, metrics, hub });
+  const hub = createStreamHub({ store, config, metrics, logger, served });
+  const app = createApp({ config, store, keyRing, logger, metrics, hub, served });
   const server = createServer(serverOptions, app);
   answerClientErrors(server, logger);
   const connections = trackConnections(server);
 
-  const wsOperation = listOperations().find((op) => op.transport === 'ws');
+  const wsOperation = served.operation('stream-ws');
   if (wsOperation) {
     hub.attachWebSocket(server, wsOperation.path, (req: IncomingMessage) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const query = Object.fromEntries(url.searchParams);
-      const token = url.searchParams.get('token') ?? undefined;
-      const principal = keyRing.authenticate({ authorization: req.headers.authorization, token });
+      const principal = keyRing.authenticate(credentialsFor(wsOperation, req.headers, query));
       if (!principal.readsAnything) throw errors.forbidden();
-      const lastEventId = req.headers['last-event-id'];
-      return { principal, query: resolveHistoryQuery(query, principal, typeof lastEventId === 'string' ? lastEventId : undefined) };
+      return { principal, query: resolveStreamQuery(served, wsOperation, { query, headers: req.headers }, principal) };
     });
   }
 

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors } from '../errors.js';
 import type { KeySpec } from './key-spec.js';
-import { Principal, type CredentialSource } from './principal.js';
+import { NATIVE_SCOPE_GRAMMAR, Principal, type CredentialSource, type ScopeGrammar } from './principal.js';
 
 interface StoredKey {
   id: string;
@@ -25,16 +25,17 @@ export class KeyRing {
   private readonly keys: StoredKey[];
   private readonly anonymous?: Principal;
 
-  constructor(specs: readonly KeySpec[], options: { anonymousScopes?: readonly string[] } = {}) {
+  constructor(specs: readonly KeySpec[], options: { anonymousScopes?: readonly string[]; grammar?: ScopeGrammar } = {}) {
+    const grammar = options.grammar ?? NATIVE_SCOPE_GRAMMAR;
     const seen = new Set<string>();
     this.keys = specs.map((spec) => {
       if (seen.has(spec.id)) throw new TypeError(`duplicate API key id "${spec.id}"`);
       seen.add(spec.id);
       const hash = spec.secretSha256 ? Buffer.from(spec.secretSha256, 'hex') : sha256(spec.secret ?? '');
       if (hash.length !== 32) throw new TypeError(`API key "${spec.id}": secret_sha256 must be 64 hex characters`);
-      return { id: spec.id, hash, queryToken: spec.queryToken, principal: new Principal(spec.id, spec.scopes, 'bearer') };
+      return { id: spec.id, hash, queryToken: spec.queryToken, principal: new Principal(spec.id, spec.scopes, 'bearer', grammar) };
     });
-    if (options.anonymousScopes) this.anonymous = new Principal('anonymous', options.anonymousScopes, 'anonymous');
+    if (options.anonymousScopes) this.anonymous = new Principal('anonymous', options.anonymousScopes, 'anonymous', grammar);
   }
 
   /** How many keys are configured. */
@@ -95,11 +96,11 @@ function sha256(text: string): Buffer {
 }
 
 /** A development key for a server started with no keys: printed once at start-up. */
-export function generateDevelopmentKey(): KeySpec {
+export function generateDevelopmentKey(grammar: ScopeGrammar = NATIVE_SCOPE_GRAMMAR): KeySpec {
   return {
     id: 'dev',
     secret: `sk_dev_${randomBytes(18).toString('base64url')}`,
-    scopes: ['events:read', 'events:write'],
+    scopes: [grammar.read, grammar.write],
     queryToken: true,
   };
 }

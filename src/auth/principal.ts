@@ -1,5 +1,16 @@
 import { compileTypeGlob } from '../catalog/type-glob.js';
 
+/** A bundle's scope names (`x-specstream-scopes`); the native ones are `events:read`, `events:write`, `admin`, `:`. */
+export interface ScopeGrammar {
+  read: string;
+  write: string;
+  admin: string;
+  separator: string;
+}
+
+/** The native bundle's scope names. */
+export const NATIVE_SCOPE_GRAMMAR: ScopeGrammar = { read: 'events:read', write: 'events:write', admin: 'admin', separator: ':' };
+
 /** How the caller presented its credentials. */
 export type CredentialSource = 'bearer' | 'basic' | 'query' | 'anonymous';
 
@@ -14,20 +25,25 @@ export class Principal {
     readonly keyId: string,
     readonly scopes: readonly string[],
     readonly source: CredentialSource,
+    /** The bundle's scope names: `read`, `read<separator><type glob>`, `write…`, `admin`. */
+    readonly grammar: ScopeGrammar = NATIVE_SCOPE_GRAMMAR,
   ) {
-    this.isAdmin = scopes.includes('admin');
+    // `admin` means everything in every bundle, whatever the bundle calls its admin scope.
+    this.isAdmin = scopes.includes('admin') || scopes.includes(grammar.admin);
     for (const scope of scopes) {
-      const [resource, action, ...rest] = scope.split(':');
-      if (resource !== 'events') continue;
-      const glob = rest.length > 0 ? rest.join(':') : '*';
-      if (action === 'read') this.readMatchers.push(compileTypeGlob(glob));
-      if (action === 'write') this.writeMatchers.push(compileTypeGlob(glob));
+      for (const [name, matchers] of [
+        [grammar.read, this.readMatchers],
+        [grammar.write, this.writeMatchers],
+      ] as const) {
+        if (scope === name) matchers.push(() => true);
+        else if (scope.startsWith(name + grammar.separator)) matchers.push(compileTypeGlob(scope.slice(name.length + grammar.separator.length)));
+      }
     }
   }
 
   /** The same key seen through another credential source. */
   via(source: CredentialSource): Principal {
-    return source === this.source ? this : new Principal(this.keyId, this.scopes, source);
+    return source === this.source ? this : new Principal(this.keyId, this.scopes, source, this.grammar);
   }
 
   /** True when some scope lets this caller read events of `type`. */

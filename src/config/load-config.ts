@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { parseKeySpec, type KeySpec } from '../auth/key-spec.js';
 import { OPTIONS, envName, flagName, type OptionName, type OptionSpec } from './options.js';
@@ -8,6 +8,8 @@ import { OPTIONS, envName, flagName, type OptionName, type OptionSpec } from './
 export type Config = {
   host: string;
   port: number;
+  /** The spec bundle folder; empty for the native `specs/`. */
+  specs: string;
   store: string;
   sqlite_synchronous: 'NORMAL' | 'FULL';
   store_timeout_ms: number;
@@ -73,8 +75,23 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
   for (const name of optionNames()) raw.set(name, OPTIONS[name].default);
 
   const configPath = flags.config ?? env.SPECSTREAM_CONFIG ?? defaultConfigPath(cwd);
-  if (configPath !== undefined) {
-    const file = readConfigFile(resolve(cwd, configPath));
+  const file = configPath === undefined ? undefined : readConfigFile(resolve(cwd, configPath));
+
+  // A bundle's specstream.yaml holds the defaults its API implies; the server's own file,
+  // environment and flags override them.
+  const specs = flags.options.get('specs')?.at(-1) ?? env.SPECSTREAM_SPECS ?? (typeof file?.specs === 'string' ? file.specs : undefined);
+  if (specs) {
+    const bundleDefaults = join(resolve(cwd, specs), 'specstream.yaml');
+    if (existsSync(bundleDefaults)) {
+      for (const [key, value] of Object.entries(readConfigFile(bundleDefaults))) {
+        if (!isOptionName(key) || key === 'specs') throw new ConfigError(`${bundleDefaults}: unknown option "${key}"`);
+        raw.set(key, key === 'keys' ? keysFromYaml(value, bundleDefaults) : value);
+        sources.set(key, bundleDefaults);
+      }
+    }
+  }
+
+  if (configPath !== undefined && file !== undefined) {
     for (const [key, value] of Object.entries(file)) {
       if (!isOptionName(key)) throw new ConfigError(`${configPath}: unknown option "${key}"`);
       raw.set(key, key === 'keys' ? keysFromYaml(value, configPath) : value);

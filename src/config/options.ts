@@ -27,6 +27,12 @@ export const OPTIONS = {
     description: 'Port to listen on; 0 picks a free port (the start-up log says which).',
     aliases: ['PORT'],
   },
+  specs: {
+    kind: 'string',
+    default: '',
+    description:
+      'The spec bundle to serve: a folder with openapi.yaml, asyncapi.yaml and optional specstream.yaml defaults (see Serving your own API). Empty: the native bundle `specs/`.',
+  },
   store: {
     kind: 'string',
     default: 'sqlite:./data/events.db',

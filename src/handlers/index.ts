@@ -1,5 +1,5 @@
 import type { Handler } from '../app.js';
-import type { operations } from '../generated/openapi.js';
+import type { OperationRole } from '../bundle/bundle.js';
 import { checkStreamAccess } from './check-stream-access.js';
 import { getCatalog } from './get-catalog.js';
 import { getConsole } from './get-console.js';
@@ -16,21 +16,21 @@ import { publishEvents } from './publish-events.js';
 import { streamEvents } from './stream-events.js';
 import { streamEventsWebSocket } from './stream-events-web-socket.js';
 
-/** Every operation of specs/openapi.yaml, by operationId: a missing one is a compile error. */
-export const handlers: Record<keyof operations, Handler> & Record<string, Handler | undefined> = {
-  checkStreamAccess,
-  getCatalog,
-  getConsole,
-  getConsoleAsset,
-  getDocs,
-  getDocsPage,
-  getEvent,
-  getHealth,
-  getMetrics,
-  getReadiness,
-  getSpec,
-  listEvents,
-  publishEvents,
-  streamEvents,
-  streamEventsWebSocket,
+//** The handler of each built-in role (`x-specstream-operation`): a missing one is a compile error. */
+export const handlers: Record<OperationRole, Handler> = {
+  publish: publishEvents,
+  list: listEvents,
+  'get-event': getEvent,
+  'stream-sse': streamEvents,
+  'stream-ws': streamEventsWebSocket,
+  'check-stream': checkStreamAccess,
+  catalog: getCatalog,
+  health: getHealth,
+  readiness: getReadiness,
+  metrics: getMetrics,
+  spec: getSpec,
+  docs: getDocs,
+  'docs-page': getDocsPage,
+  console: getConsole,
+  'console-asset': getConsoleAsset,
 };

@@ -1,17 +1,23 @@
 import type { Handler } from '../app.js';
+import { envelopeObject } from '../bundle/envelope.js';
+import type { JsonObject } from '../bundle/yaml-document.js';
 import { errors } from '../errors.js';
-import { resolveHistoryQuery } from '../query/resolve-history-query.js';
+import { resolveStreamQuery } from '../bundle/stream-query.js';
 import { decodeCursor, encodeCursor } from '../query/cursor.js';
 
 /**
  * `GET /v1/events` (operationId listEvents): ascending, cursor-paginated backfill. Only readable
  * types are read at all, so neither `data` nor `has_more` reveals other types.
  */
-export const listEvents: Handler = async (req, res, { deps, principal }) => {
+export const listEvents: Handler = async (req, res, { deps, operation, principal }) => {
   if (!principal) throw errors.authRequired();
-  const query = resolveHistoryQuery(req.query, principal);
-  const limit = typeof req.query.limit === 'number' ? req.query.limit : Number(req.query.limit ?? 100);
-  const cursor = typeof req.query.cursor === 'string' ? decodeCursor(req.query.cursor) : undefined;
+  const query = resolveStreamQuery(deps.served, operation, req, principal);
+  const limitParam = operation.params.find((p) => p.role === 'limit')?.name ?? 'limit';
+  const cursorParam = operation.params.find((p) => p.role === 'cursor')?.name ?? 'cursor';
+  const rawLimit = req.query[limitParam];
+  const limit = typeof rawLimit === 'number' ? rawLimit : Number(rawLimit ?? 100);
+  const rawCursor = req.query[cursorParam];
+  const cursor = typeof rawCursor === 'string' ? decodeCursor(rawCursor) : undefined;
 
   let afterId = query.afterId;
   if (cursor !== undefined && (afterId === undefined || cursor > afterId)) afterId = cursor;
@@ -27,9 +33,10 @@ export const listEvents: Handler = async (req, res, { deps, principal }) => {
   const hasMore = rows.length > limit;
   const data = hasMore ? rows.slice(0, limit) : rows;
   const last = data[data.length - 1];
+  const { bundle } = deps.served;
   res.json({
-    data,
-    next_cursor: last ? encodeCursor(last.id) : typeof req.query.cursor === 'string' ? req.query.cursor : null,
+    data: bundle.native ? data : data.map((event) => envelopeObject(bundle.envelope, event as unknown as JsonObject)),
+    next_cursor: last ? encodeCursor(last.id) : typeof rawCursor === 'string' ? rawCursor : null,
     has_more: hasMore,
   });
 };

@@ -1,7 +1,7 @@
 import type { Handler } from '../app.js';
 import { errors, SpecstreamError, type ErrorDetail } from '../errors.js';
-import { isEventType } from '../generated/catalog.js';
-import { eventDataSchemas } from '../generated/events.js';
+import { envelopeObject } from '../bundle/envelope.js';
+import type { JsonObject } from '../bundle/yaml-document.js';
 import { jsonFingerprint } from '../store/canonical-json.js';
 import { describeFailure } from '../store/describe-failure.js';
 import type { AppendResult, NewEvent } from '../store/store.js';
@@ -36,13 +36,14 @@ export const publishEvents: Handler = async (req, res, { deps, principal }) => {
   const events: NewEvent[] = [];
   items.forEach((item, index) => {
     const at = isBatch ? `/${index}` : '';
-    if (!isEventType(item.type)) {
+    const schema = deps.served.catalog.dataSchema(item.type);
+    if (!schema) {
       unknownType = true;
       details.push({ path: `${at}/type`, code: 'UNKNOWN_EVENT_TYPE', message: `"${item.type}" is not in the catalog` });
       return;
     }
     if (!principal.canWrite(item.type)) forbidden.add(item.type);
-    const result = eventDataSchemas[item.type].safeParse(item.data);
+    const result = schema.safeParse(item.data);
     if (!result.success) {
       details.push(...zodIssuesToDetails(result.error.issues, `${at}/data`));
       return;
@@ -51,7 +52,7 @@ export const publishEvents: Handler = async (req, res, { deps, principal }) => {
       type: item.type,
       source: item.source ?? `/${item.type.split('.')[0]}`,
       ...(item.subject !== undefined ? { subject: item.subject } : {}),
-      data: result.data,
+      data: result.data as Record<string, unknown>,
     });
   });
   if (unknownType) throw errors.unknownEventType(undefined, details);
@@ -83,7 +84,9 @@ export const publishEvents: Handler = async (req, res, { deps, principal }) => {
   deps.metrics.publishDuration.observe(Number(process.hrtime.bigint() - started) / 1e9);
   if (result.replayed) res.setHeader('Idempotent-Replayed', 'true');
   else for (const event of result.events) deps.metrics.eventsPublished.inc({ type: event.type });
-  res.status(201).json(isBatch ? { data: result.events } : result.events[0]);
+  const { bundle } = deps.served;
+  const stored = bundle.native ? result.events : result.events.map((event) => envelopeObject(bundle.envelope, event as unknown as JsonObject));
+  res.status(201).json(isBatch ? { data: stored } : stored[0]);
 };
 
 /**

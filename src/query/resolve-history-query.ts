@@ -3,7 +3,7 @@ import { errors, SpecstreamError, type ErrorDetail } from '../errors.js';
 import { EVENT_TYPES } from '../generated/catalog.js';
 import { eventIdIssue } from './event-id-param.js';
 import { lowerBoundMs } from './instant.js';
-import { parseHistoryQuery, type HistoryQueryInput } from '../generated/query.js';
+import { parseHistoryQuery, type HistoryQuery, type HistoryQueryInput } from '../generated/query.js';
 
 /** A validated history query, narrowed to what the caller may read. */
 export interface ResolvedHistoryQuery {
@@ -66,16 +66,29 @@ export function resolveHistoryQuery(
   }
   // `since` is inclusive and event times are whole milliseconds: `.5471Z` starts at `.548`, not `.547`.
   if (input.since !== undefined && parsed.data.since !== undefined) parsed.data.since = new Date(lowerBoundMs(input.since) ?? parsed.data.since.getTime());
-  const query = parsed.data;
+  return narrowToReader(parsed.data, principal, EVENT_TYPES);
+}
 
-  const readable = EVENT_TYPES.filter((type) => principal.canRead(type));
+/**
+ * Intersects a parsed query's types with `catalogTypes` (the operation's catalog; a query's
+ * `types` are already expanded against it) and the
+ * caller's scopes: 403 when an explicitly named type, or every type a glob matches, is unreadable.
+ */
+export function narrowToReader(
+  query: HistoryQuery,
+  principal: Principal,
+  catalogTypes: readonly string[],
+  /** Every type of the bundle (when the operation is restricted to some): `allTypes` compares with it. */
+  wholeCatalog: readonly string[] = catalogTypes,
+): ResolvedHistoryQuery {
+  const readable = catalogTypes.filter((type) => principal.canRead(type));
   let types: string[];
   if (query.types === undefined) {
     types = readable;
   } else {
     const patterns = query.typePatterns ?? [];
     const exactForbidden = patterns.filter((p) => !p.includes('*') && !principal.canRead(p));
-    types = query.types.filter((type) => principal.canRead(type));
+    types = query.types.filter((type) => catalogTypes.includes(type) && principal.canRead(type));
     if (exactForbidden.length > 0 || types.length === 0) {
       throw errors.forbidden(`This key may not read ${exactForbidden.length > 0 ? exactForbidden.join(', ') : 'these types'}`);
     }
@@ -84,7 +97,7 @@ export function resolveHistoryQuery(
 
   const resolved: ResolvedHistoryQuery = {
     types,
-    allTypes: types.length === EVENT_TYPES.length,
+    allTypes: types.length === wholeCatalog.length,
     hasStart: false,
   };
   if (query.lastEventId !== undefined) {

@@ -25,7 +25,9 @@ import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import { idUpperBoundAt, timeOfId } from '../store/event-id.js';
 import type { EncodedEvent, EncodedRead, LogBounds, ReadQuery, Store } from '../store/store.js';
-import { envelopeJson, ssePositionFrame, wsPositionFrame, wsTextFrame, type DropNotice, type WireFormat } from './frame-encoding.js';
+import type { ServedBundle } from '../bundle/served-bundle.js';
+import { envelopeJson } from './frame-encoding.js';
+import type { DropNotice } from './wire-encoder.js';
 import { EventLedger, TypeIndex } from './ledger.js';
 import { EventRing, RingEntry } from './ring.js';
 import type { HubSnapshot } from './stream-hub.js';
@@ -59,6 +61,28 @@ export interface HubDeps {
   config: Config;
   metrics: Metrics;
   logger: Logger;
+  /** The bundle served: its list operation gives drop notices their backfill link. Defaults to none (no link). */
+  served?: Pick<ServedBundle, 'bundle'>;
+}
+
+/**
+ * The backfill link of a drop notice: the bundle's list operation with its own parameter names
+ * (`since_id`, `until_id`, `types` roles), or undefined when the bundle has no list operation or
+ * it lacks one of those parameters.
+ */
+export function backfillLinkOf(served: Pick<ServedBundle, 'bundle'> | undefined): ((sinceId: string, untilId: string, types?: readonly string[]) => string) | undefined {
+  const list = served?.bundle.operations.find((op) => op.role === 'list' && op.types === undefined);
+  if (!list) return undefined;
+  const name = (role: string) => list.params.find((p) => p.in === 'query' && p.role === role)?.name;
+  const since = name('since_id');
+  const until = name('until_id');
+  const types = name('types');
+  if (!since || !until) return undefined;
+  return (sinceId, untilId, selected) => {
+    const params = new URLSearchParams({ [since]: sinceId, [until]: untilId });
+    if (selected !== undefined && types) params.set(types, selected.join(','));
+    return `${list.path}?${params.toString().replace(/%2C/g, ',')}`;
+  };
 }
 
 /** Where a new stream starts and ends, from its validated query. */
@@ -143,6 +167,9 @@ export class Hub {
   private started = false;
   private closing: Promise<void> | undefined;
 
+  /** Builds a drop notice's backfill link, when the bundle has a list operation. */
+  private readonly backfillUrl: ReturnType<typeof backfillLinkOf>;
+
   /** Reads a range as JSON text: through the store's `readEncoded` when it has one, else `read` + stringify. */
   private readonly readEncoded: (query: ReadQuery) => Promise<EncodedEvent[]>;
 
@@ -156,6 +183,7 @@ export class Hub {
     this.config = deps.config;
     this.metrics = deps.metrics;
     this.logger = deps.logger;
+    this.backfillUrl = backfillLinkOf(deps.served);
   }
 
   /** Starts tailing the store. Resolves once listening. */
@@ -302,7 +330,8 @@ export class Hub {
       subscriber.seq = undefined;
     }
     const id = position === '' ? ZERO_ID : position;
-    subscriber.transport.write(subscriber.transport.format === 'sse' ? ssePositionFrame(id) : wsPositionFrame(id));
+    const frame = subscriber.transport.encoder.position(id);
+    if (frame) subscriber.transport.write(frame);
     subscriber.resumeRequested = false;
     this.resume(subscriber);
   }
@@ -491,7 +520,7 @@ export class Hub {
   /** The ring entries after `from - 1` that `subscriber` wants, up to one write's worth. */
   private collect(subscriber: Subscriber, from: number): RingBatch {
     const ring = this.ring!;
-    const format = subscriber.transport.format;
+    const { format, encoder } = subscriber.transport;
     const parts: Buffer[] = [];
     let bytes = 0;
     let reachedUntil = false;
@@ -504,7 +533,7 @@ export class Hub {
         break;
       }
       if (!subscriber.wants(entry.typeIndex, entry.type)) continue;
-      const frame = entry.bytes(format);
+      const frame = entry.bytes(encoder);
       parts.push(frame);
       bytes += frame.length;
     }
@@ -540,7 +569,7 @@ export class Hub {
   private async pumpStore(subscriber: Subscriber): Promise<void> {
     if (!subscriber.ready) return;
     subscriber.reading = true;
-    const format = subscriber.transport.format;
+    const { format, encoder } = subscriber.transport;
     try {
       let idle = false;
       while (!subscriber.ended && !subscriber.paused && !this.closing) {
@@ -578,7 +607,7 @@ export class Hub {
         let written = 0;
         let bytes = 0;
         while (written < events.length && writable) {
-          const piece = encodePiece(events, written, format, MAX_WRITE_BYTES);
+          const piece = encoder.events(events, written, MAX_WRITE_BYTES);
           subscriber.cursorId = events[piece.end - 1]!.id;
           writable = this.deliver(subscriber, piece.bytes, piece.end - written);
           bytes += piece.bytes.length;
@@ -647,14 +676,10 @@ export class Hub {
     // Just below the first missing event, not the cursor: the cursor may be the id of an event of
     // another type (the head the stream had read up to), which this reader may not learn.
     const since = idJustBefore(span.firstId!);
-    const params = new URLSearchParams({ since_id: since, until_id: span.lastId! });
-    if (subscriber.types !== undefined) params.set('types', subscriber.types.join(','));
-    return {
-      count: span.count,
-      firstMissingId: span.firstId!,
-      lastMissingId: span.lastId!,
-      backfillUrl: `/v1/events?${params.toString().replace(/%2C/g, ',')}`,
-    };
+    const notice: DropNotice = { count: span.count, firstMissingId: span.firstId!, lastMissingId: span.lastId! };
+    const backfillUrl = this.backfillUrl?.(since, span.lastId!, subscriber.types);
+    if (backfillUrl !== undefined) notice.backfillUrl = backfillUrl;
+    return notice;
   }
 
   /** Writes `bytes` (holding `count` events); pauses the subscriber on backpressure. Returns false when paused. */
@@ -751,67 +776,6 @@ export class Hub {
     this.inFlight.add(promise);
     void promise.finally(() => this.inFlight.delete(promise));
   }
-}
-
-/**
- * Encodes events read from the store (not shared: each reader behind the ring has its own
- * position) from `start`, into one Buffer of at most about `maxBytes` (but at least one event).
- */
-export function encodePiece(events: readonly EncodedEvent[], start: number, format: WireFormat, maxBytes: number): { bytes: Buffer; end: number } {
-  let end = start;
-  if (format === 'sse') {
-    // Each frame encoded straight into one buffer sized for the worst case (3 UTF-8 bytes per
-    // UTF-16 unit): about three times cheaper than concatenating a string and encoding it.
-    let capacity = 0;
-    for (let i = start; i < events.length && (i === start || capacity < 3 * maxBytes); i++) {
-      const event = events[i]!;
-      capacity += 3 * (event.json.length + event.id.length + event.type.length) + 24;
-    }
-    const buffer = Buffer.allocUnsafe(capacity);
-    let offset = 0;
-    while (end < events.length && (end === start || offset < maxBytes)) {
-      const event = events[end]!;
-      if (offset + 3 * (event.json.length + event.id.length + event.type.length) + 24 > capacity) break;
-      offset += buffer.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${event.json}\n\n`, offset);
-      end++;
-    }
-    return { bytes: fit(buffer, offset), end };
-  }
-  // WebSocket: each event its own text frame, all written into one buffer in a single pass.
-  let capacity = 0;
-  // 25 = the length of `{"type":"event","event":` plus `}` around the envelope.
-  for (let i = start; i < events.length && (i === start || capacity < 3 * maxBytes); i++) capacity += 3 * (events[i]!.json.length + 25) + 10;
-  const buffer = Buffer.allocUnsafe(capacity);
-  let offset = 0;
-  while (end < events.length && (end === start || offset < maxBytes)) {
-    const text = `{"type":"event","event":${events[end]!.json}}`;
-    if (offset + 3 * text.length + 10 > capacity) break;
-    // The UTF-8 length lies between text.length and 3 × text.length: when both need the same
-    // header size, write the payload first and fill in its length afterwards.
-    const headerLength = text.length >= 126 && 3 * text.length < 65_536 ? 4 : 0;
-    if (headerLength === 4) {
-      const length = buffer.write(text, offset + 4, 'utf8');
-      buffer[offset] = 0x81;
-      buffer[offset + 1] = 126;
-      buffer.writeUInt16BE(length, offset + 2);
-      offset += 4 + length;
-    } else {
-      const frame = wsTextFrame(text);
-      frame.copy(buffer, offset);
-      offset += frame.length;
-    }
-    end++;
-  }
-  return { bytes: fit(buffer, offset), end };
-}
-
-/**
- * The first `length` bytes of `buffer`, copied out when that is less than half of it, so that a
- * buffer sized for the worst case does not keep three times the memory alive while a slow socket
- * holds the write.
- */
-function fit(buffer: Buffer, length: number): Buffer {
-  return length < buffer.length / 2 ? Buffer.from(buffer.subarray(0, length)) : buffer.subarray(0, length);
 }
 
 const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';

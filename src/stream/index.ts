@@ -1,3 +1,4 @@
+import type { ServedBundle } from '../bundle/served-bundle.js';
 import type { Config } from '../config/load-config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -15,6 +16,8 @@ export interface StreamHubDeps {
   config: Config;
   metrics: Metrics;
   logger: Logger;
+  /** The bundle served: its SSE and WebSocket encoders write every frame. */
+  served: ServedBundle;
 }
 
 /**
@@ -23,12 +26,19 @@ export interface StreamHubDeps {
  */
 export function createStreamHub(deps: StreamHubDeps): StreamHub {
   const hub = new Hub(deps);
-  const ws = new WsStreams(hub, deps.config, deps.logger);
+  const ws = deps.served.encoders.ws ? new WsStreams(hub, deps.config, deps.logger, deps.served) : undefined;
   let closing: Promise<void> | undefined;
   return {
     start: () => hub.start(),
-    serveSse: (req, res, query, principal) => serveSse(hub, deps.config, req, res, query, principal),
-    attachWebSocket: (server, path, authorize) => ws.attach(server, path, authorize),
+    serveSse: (req, res, query, principal) => {
+      const encoder = deps.served.encoders.sse;
+      if (!encoder) throw new TypeError('the served bundle has no SSE stream');
+      return serveSse(hub, deps.config, encoder, req, res, query, principal);
+    },
+    attachWebSocket: (server, path, authorize) => {
+      if (!ws) throw new TypeError('the served bundle has no WebSocket stream');
+      ws.attach(server, path, authorize);
+    },
     get subscriberCount() {
       return hub.subscriberCount;
     },
@@ -37,7 +47,7 @@ export function createStreamHub(deps: StreamHubDeps): StreamHub {
     close: () =>
       (closing ??= (async () => {
         await hub.close();
-        await ws.close();
+        await ws?.close();
       })()),
   };
 }

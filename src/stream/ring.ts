@@ -5,12 +5,12 @@
  * Older events are evicted when the ring holds `capacity` events or `maxBytes` of payload;
  * subscribers behind it read from the store instead.
  */
-import { sseEventFrame, wsEventFrame, type WireFormat } from './frame-encoding.js';
+import type { WireEncoder } from './wire-encoder.js';
 
 /** One tailed event. */
 export class RingEntry {
-  private sse: Buffer | undefined;
-  private ws: Buffer | undefined;
+  /** Frames by encoder slot, encoded on first use. */
+  private frames: (Buffer | undefined)[] = [];
 
   constructor(
     readonly seq: number,
@@ -22,10 +22,9 @@ export class RingEntry {
     readonly json: string,
   ) {}
 
-  /** The event's frame in `format`, encoded on first use and shared afterwards. */
-  bytes(format: WireFormat): Buffer {
-    if (format === 'sse') return (this.sse ??= sseEventFrame(this.id, this.type, this.json));
-    return (this.ws ??= wsEventFrame(this.json));
+  /** The event's frame from `encoder`, encoded on first use and shared afterwards. */
+  bytes(encoder: WireEncoder): Buffer {
+    return (this.frames[encoder.slot] ??= encoder.event(this));
   }
 
   /** Memory held by this entry, counting both encodings (approximate, for the byte budget). */

@@ -12,7 +12,7 @@ import type { Request, Response } from 'express';
 import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/load-config.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
-import { SSE_HEARTBEAT, SSE_INTERNAL_ERROR, sseDroppedFrames, sseRetryFrame, type DropNotice } from './frame-encoding.js';
+import type { DropNotice, WireEncoder } from './wire-encoder.js';
 import { planStream, type Hub } from './hub.js';
 import type { EndReason, SubscriberTransport } from './subscriber.js';
 
@@ -34,14 +34,17 @@ export class SseTransport implements SubscriberTransport {
   constructor(
     private readonly res: ServerResponse,
     heartbeatMs: number,
+    /** The bundle's SSE encoder: heartbeat, drop notice and fault frames. */
+    readonly encoder: WireEncoder,
   ) {
+    const heartbeat = encoder.heartbeat;
     res.once('close', () => {
       this.open = false;
       this.stop();
     });
     this.heartbeat = setInterval(() => {
       // A socket that is not draining gets no more bytes; the client notices silence, not us.
-      if (this.open && !res.writableNeedDrain) res.write(SSE_HEARTBEAT);
+      if (heartbeat && this.open && !res.writableNeedDrain) res.write(heartbeat);
     }, heartbeatMs);
     this.heartbeat.unref();
   }
@@ -60,7 +63,8 @@ export class SseTransport implements SubscriberTransport {
   }
 
   writeDropped(notice: DropNotice): boolean {
-    return this.write(sseDroppedFrames(notice));
+    const frames = this.encoder.dropped(notice);
+    return frames ? this.write(frames) : true;
   }
 
   end(_reason: EndReason): void {
@@ -73,7 +77,8 @@ export class SseTransport implements SubscriberTransport {
 
   fault(): void {
     this.stop();
-    if (this.open) this.res.end(SSE_INTERNAL_ERROR);
+    const frame = this.encoder.fault('INTERNAL', 'internal server error');
+    if (this.open) this.res.end(frame);
     this.open = false;
   }
 
@@ -91,6 +96,7 @@ export class SseTransport implements SubscriberTransport {
 export async function serveSse(
   hub: Hub,
   config: Config,
+  encoder: WireEncoder,
   req: Request,
   res: Response,
   query: ResolvedHistoryQuery,
@@ -108,8 +114,10 @@ export async function serveSse(
   try {
     res.writeHead(200, SSE_HEADERS);
     req.socket.setNoDelay(true);
-    res.write(sseRetryFrame(config.retry_ms));
-    transport = new SseTransport(res, config.heartbeat_s * 1000);
+    const preamble = encoder.preamble(config.retry_ms);
+    if (preamble) res.write(preamble);
+    else res.flushHeaders();
+    transport = new SseTransport(res, config.heartbeat_s * 1000, encoder);
   } catch (error) {
     hub.release(principal.keyId);
     throw error;

@@ -6,7 +6,7 @@
  */
 import type { EncodedEvent } from '../store/store.js';
 import { OVERFLOW_INDEX } from './ledger.js';
-import type { DropNotice, WireFormat } from './frame-encoding.js';
+import type { DropNotice, WireEncoder } from './wire-encoder.js';
 
 /** Why a stream ends. */
 export type EndReason = 'until_reached' | 'shutdown' | 'idle_timeout';
@@ -24,7 +24,9 @@ export interface StoreBatch {
 
 /** What the hub needs of a connection; implemented by the SSE and WebSocket writers. */
 export interface SubscriberTransport {
-  readonly format: WireFormat;
+  readonly format: 'sse' | 'ws';
+  /** The encoder of every byte this transport receives (one per wire format of the served bundle). */
+  readonly encoder: WireEncoder;
   /**
    * Writes encoded frames (one or more, concatenated). Returns false when the socket's buffer is
    * full: the hub then waits for `onceDrain` before writing again.
@@ -88,7 +90,7 @@ export class Subscriber {
   ) {
     this.cursorId = startId;
     this.seq = undefined;
-    this.shareKey = untilId === undefined ? `${transport.format}|${types === undefined ? '*' : [...types].sort().join(',')}` : undefined;
+    this.shareKey = untilId === undefined ? `${transport.encoder.slot}|${types === undefined ? '*' : [...types].sort().join(',')}` : undefined;
   }
 
   /** True when the hub may write to it now. */

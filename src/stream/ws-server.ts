@@ -19,11 +19,13 @@ import { errors, type ErrorDetail } from '../errors.js';
 import { toErrorResponse } from '../http/error-response.js';
 import { AllowedOrigins } from '../http/origins.js';
 import { isUrlTooLong } from '../http/request-limits.js';
-import { loadOpenApiDocument } from '../http/openapi-document.js';
+import { challengeFor } from '../bundle/credentials.js';
+import { styleError } from '../bundle/error-style.js';
+import type { ServedBundle } from '../bundle/served-bundle.js';
 import { redactUrl, type Logger } from '../observability/logger.js';
 import { redactForLog, requestSecrets } from '../observability/redact.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
-import { wsDroppedMessage, type DropNotice } from './frame-encoding.js';
+import type { DropNotice, WireEncoder } from './wire-encoder.js';
 import { planStream, type Hub } from './hub.js';
 import type { EndReason, Subscriber, SubscriberTransport } from './subscriber.js';
 
@@ -42,6 +44,8 @@ class WsTransport implements SubscriberTransport {
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: Duplex,
+    /** The bundle's WebSocket encoder: every frame this connection receives. */
+    readonly encoder: WireEncoder,
   ) {}
 
   private get open(): boolean {
@@ -64,14 +68,8 @@ class WsTransport implements SubscriberTransport {
   }
 
   writeDropped(notice: DropNotice): boolean {
-    return this.send(wsDroppedMessage(notice));
-  }
-
-  /** Sends a JSON text frame through `ws`; false when the socket's buffer is full. */
-  send(text: string): boolean {
-    if (!this.open) return true;
-    this.ws.send(text);
-    return !this.socket.writableNeedDrain;
+    const frame = this.encoder.dropped(notice);
+    return frame ? this.write(frame) : true;
   }
 
   end(reason: EndReason): void {
@@ -80,13 +78,15 @@ class WsTransport implements SubscriberTransport {
       this.ws.close(1000, 'idle timeout');
       return;
     }
-    this.ws.send(JSON.stringify({ type: 'end', reason }));
+    const frame = this.encoder.end(reason);
+    if (frame) this.socket.write(frame);
     this.ws.close(reason === 'shutdown' ? 1001 : 1000, reason);
   }
 
   fault(code: string, message: string): void {
     if (!this.open) return;
-    this.ws.send(JSON.stringify({ type: 'error', code, message }));
+    const frame = this.encoder.fault(code, message);
+    if (frame) this.socket.write(frame);
     this.ws.close(1011, 'server error');
   }
 }
@@ -109,11 +109,17 @@ export class WsStreams {
     private readonly hub: Hub,
     private readonly config: Config,
     private readonly logger: Logger,
-  ) {}
+    /** The bundle served: its WebSocket encoder, parameters, error bodies and auth challenge. */
+    private readonly served: ServedBundle,
+  ) {
+    this.encoder = served.encoders.ws!;
+  }
+
+  private readonly encoder: WireEncoder;
 
   /** Handles upgrades for `path` on `server`; other upgrade paths get a 404. */
   attach(server: Server, path: string, authorize: AuthorizeUpgrade): void {
-    this.allowedParams = queryParameters(path);
+    this.allowedParams = queryParameters(this.served.bundle.openapi, path);
     // Built at the first upgrade, when the server listens and its port is known.
     let allowedOrigins: AllowedOrigins | undefined;
     server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -134,7 +140,7 @@ export class WsStreams {
         this.checkParameters(url);
         this.hub.admit(admitted.principal.keyId);
       } catch (error) {
-        const response = refuse(socket, error);
+        const response = refuse(socket, error, this.served);
         if (response.unexpected) this.logger.error({ err: redactForLog(error, requestSecrets(req)), url: redactUrl(req.url ?? '/') }, 'websocket upgrade failed');
         logHandshake(response.status);
         return;
@@ -169,7 +175,7 @@ export class WsStreams {
 
   private connect(ws: WebSocket, socket: Duplex, query: ResolvedHistoryQuery, principal: Principal): void {
     this.sockets.add(ws);
-    const transport = new WsTransport(ws, socket);
+    const transport = new WsTransport(ws, socket, this.encoder);
     const plan = planStream(query);
     ws.on('error', (error) => this.logger.debug({ err: error }, 'websocket error'));
     if (plan.exhausted) {
@@ -215,20 +221,20 @@ export class WsStreams {
       const now = Date.now();
       const seconds = Math.max((now - lastStatusAt) / 1000, 0.001);
       const numbers = this.hub.status(subscriber);
-      transport.send(
-        JSON.stringify({
-          type: 'status',
-          ts: new Date(now).toISOString(),
-          throughput_eps: Math.round(((subscriber.delivered - deliveredAtLastStatus) / seconds) * 100) / 100,
-          queue_depth: numbers.queueDepth,
-          queue_max: numbers.queueMax,
-          subscribers: numbers.subscribers,
-          store: numbers.store,
-        }),
-      );
+      const frame = this.encoder.status({
+        ts: new Date(now).toISOString(),
+        throughput_eps: Math.round(((subscriber.delivered - deliveredAtLastStatus) / seconds) * 100) / 100,
+        queue_depth: numbers.queueDepth,
+        queue_max: numbers.queueMax,
+        subscribers: numbers.subscribers,
+        store: numbers.store,
+        receivers: { publish: numbers.store, store: numbers.store },
+        detectors: { tail: numbers.store, retention: numbers.store },
+      });
+      if (frame) transport.write(frame);
       deliveredAtLastStatus = subscriber.delivered;
       lastStatusAt = now;
-    }, this.config.status_s * 1000);
+    }, this.encoder.statusEveryMs ?? this.config.status_s * 1000);
     this.startStoreChecks();
 
     const stop = () => {
@@ -315,16 +321,18 @@ function parseTarget(target: string | undefined): URL | undefined {
 }
 
 /** Writes the JSON error response for a refused upgrade and closes the socket. */
-function refuse(socket: Duplex, error: unknown): ReturnType<typeof toErrorResponse> {
+function refuse(socket: Duplex, error: unknown, served: ServedBundle): ReturnType<typeof toErrorResponse> {
   const response = toErrorResponse(error);
-  const body = JSON.stringify(response.body);
+  const styled = styleError(served.bundle.errors, response.status, response.body);
+  const body = JSON.stringify(styled.body);
+  const challenge = response.status === 401 ? challengeFor(served.operation('stream-ws')) : undefined;
   const head = [
-    `HTTP/1.1 ${response.status} ${STATUS_CODES[response.status] ?? 'Error'}`,
+    `HTTP/1.1 ${styled.status} ${STATUS_CODES[styled.status] ?? 'Error'}`,
     'Content-Type: application/json; charset=utf-8',
     `Content-Length: ${Buffer.byteLength(body)}`,
     'Cache-Control: no-store',
     'Connection: close',
-    ...(response.status === 401 ? ['WWW-Authenticate: Bearer realm="specstream"'] : []),
+    ...(challenge ? [`WWW-Authenticate: ${challenge}`] : []),
   ];
   if (socket.writable) socket.end(`${head.join('\r\n')}\r\n\r\n${body}`);
   else socket.destroy();
@@ -332,8 +340,8 @@ function refuse(socket: Duplex, error: unknown): ReturnType<typeof toErrorRespon
 }
 
 /** The query parameters `specs/openapi.yaml` declares for the GET operation on `path` (with their maxLength), and query API keys. */
-function queryParameters(path: string): Map<string, { maxLength?: number }> | undefined {
-  const document = loadOpenApiDocument() as { paths: Record<string, { get?: { parameters?: unknown[] } }> } & Record<string, unknown>;
+function queryParameters(openapi: Record<string, unknown>, path: string): Map<string, { maxLength?: number }> | undefined {
+  const document = openapi as { paths: Record<string, { get?: { parameters?: unknown[] } }> } & Record<string, unknown>;
   const parameters = document.paths[path]?.get?.parameters;
   if (!Array.isArray(parameters)) return undefined;
   const allowed = new Map<string, { maxLength?: number }>();

@@ -32,7 +32,8 @@ export interface TestServer extends RunningServer {
 export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'specstream-test-'));
   const dbPath = join(dir, 'events.db');
-  const base = loadConfig({ argv: [], env: {}, cwd: dir });
+  // A bundle's specstream.yaml defaults apply as they would for `serve --specs DIR`.
+  const base = loadConfig({ argv: overrides.specs ? ['--specs', overrides.specs] : [], env: {}, cwd: dir });
   const config: Config = {
     ...base,
     host: '127.0.0.1',

@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ReadQuery } from '../../src/store/store.js';
 import { SqliteStore } from '../../src/store/store-sqlite.js';
-import type { WireFormat } from '../../src/stream/frame-encoding.js';
-import { encodePiece } from '../../src/stream/hub.js';
+import { nativeEncoder } from '../helpers/encoders.js';
 import { SseFrameReader, validateWsFrame } from '../helpers/frames.js';
 
 const events = [
@@ -32,15 +31,15 @@ describe('SqliteStore#readEncoded', () => {
   });
 });
 
-describe('encodePiece', () => {
-  it.each<[WireFormat]>([['sse'], ['ws']])('encodes %s frames that validate, at least one event per piece', async (format) => {
+describe('WireEncoder#events', () => {
+  it.each<['sse' | 'ws']>([['sse'], ['ws']])('encodes %s frames that validate, at least one event per piece', async (format) => {
     const store = SqliteStore.open(':memory:');
     await store.append(Array.from({ length: 50 }, (_, i) => events[i % 3]!));
     const encoded = await store.readEncoded({ limit: 100 });
     await store.close();
     const pieces: Buffer[] = [];
     for (let start = 0; start < encoded.length; ) {
-      const piece = encodePiece(encoded, start, format, 600);
+      const piece = nativeEncoder(format).events(encoded, start, 600);
       expect(piece.end).toBeGreaterThan(start);
       pieces.push(piece.bytes);
       start = piece.end;

@@ -6,6 +6,7 @@ import type { NewEvent, Store } from '../../src/store/store.js';
 import { SqliteStore } from '../../src/store/store-sqlite.js';
 import { Hub, planStream } from '../../src/stream/hub.js';
 import type { SubscriberTransport } from '../../src/stream/subscriber.js';
+import { nativeBundle, nativeEncoder } from '../helpers/encoders.js';
 import { SseFrameReader } from '../helpers/frames.js';
 import { eventually } from './clients.js';
 
@@ -19,6 +20,7 @@ function readerTransport(options: { writable?: () => boolean; drain?: (listener:
   const reader = new SseFrameReader();
   const transport: SubscriberTransport = {
     format: 'sse',
+    encoder: nativeEncoder('sse'),
     bufferedBytes: 0,
     write: (bytes) => {
       reader.feed(bytes);
@@ -36,7 +38,7 @@ function readerTransport(options: { writable?: () => boolean; drain?: (listener:
 
 function hubOn(store: Store, overrides: Partial<Config> = {}): Hub {
   const config = { ...loadConfig({ argv: [], env: {} }), ...overrides };
-  return new Hub({ store, config, metrics: new Metrics(), logger: createLogger('silent') });
+  return new Hub({ store, config, metrics: new Metrics(), logger: createLogger('silent'), served: { bundle: nativeBundle() } });
 }
 
 describe('Hub', () => {

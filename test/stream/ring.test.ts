@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventIdGenerator } from '../../src/store/event-id.js';
 import { EventRing, RingEntry } from '../../src/stream/ring.js';
+import { nativeEncoder } from '../helpers/encoders.js';
 
 const generator = new EventIdGenerator();
 const makeIds = (n: number) => Array.from({ length: n }, () => generator.next());
@@ -53,9 +54,11 @@ describe('EventRing', () => {
   it('encodes an entry once per format and shares the bytes', () => {
     const [id] = makeIds(1);
     const e = entry(1, id!);
-    expect(e.bytes('sse')).toBe(e.bytes('sse'));
-    expect(e.bytes('ws')).toBe(e.bytes('ws'));
-    expect(e.bytes('sse').toString()).toBe(`id: ${id}\nevent: a.x\ndata: ${e.json}\n\n`);
+    const sse = nativeEncoder('sse');
+    const ws = nativeEncoder('ws');
+    expect(e.bytes(sse)).toBe(e.bytes(sse));
+    expect(e.bytes(ws)).toBe(e.bytes(ws));
+    expect(e.bytes(sse).toString()).toBe(`id: ${id}\nevent: a.x\ndata: ${e.json}\n\n`);
   });
 
   it('rejects an entry out of sequence', () => {
