@@ -22,6 +22,7 @@ import { emitCatalog, emitEvents, emitFrames } from './lib/emit-asyncapi.js';
 import { emitNativeBundle } from './lib/emit-bundle.js';
 import { emitOpenApiTypes } from './lib/emit-openapi.js';
 import { emitQuery, readQueryModel } from './lib/emit-query.js';
+import { emitWireProfile } from './lib/emit-wire-profile.js';
 import { generateBundleFiles, shownBundleDir, type BundleGenerateOptions } from './lib/generate-bundle.js';
 import { GENERATED_MARKER, generatedHeader } from './lib/header.js';
 
@@ -55,6 +56,7 @@ export async function generateFiles(options: GenerateOptions = {}): Promise<Map<
     ['frames.ts', emitFrames(asyncapi)],
     ['openapi.ts', await emitOpenApiTypes(openapiPath)],
     ['query.ts', emitQuery(query)],
+    ['wire-profile.ts', emitWireProfile({ openapi: readFileSync(openapiPath, 'utf8'), asyncapi: readFileSync(asyncapiPath, 'utf8') })],
   ];
   files.sort(([a], [b]) => (a < b ? -1 : 1));
   return new Map(files);

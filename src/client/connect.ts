@@ -1,10 +1,17 @@
-import { createParser } from 'eventsource-parser';
 import type { EventType } from '../generated/catalog.js';
 import type { SpecstreamEvent } from '../generated/events.js';
-import type { StreamDroppedData, WsStatusFrame } from '../generated/frames.js';
-import { AsyncQueue } from './async-queue.js';
+import type { WsStatusFrame } from '../generated/frames.js';
+import type { Attempt, DroppedNotice, Item } from './attempt.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { errorFor, isRetryable, SpecstreamError } from './errors.js';
+import { isRetryable, ProfileError, SpecstreamError } from './errors.js';
+import { listOperationsFor, readMerged } from './list-events.js';
+import { checkBundleOptions, loadProfile, type BundleOptions } from './load-profile.js';
+import { credentialsFor, operationsOf, type ClientProfile, type OperationProfile, type QueryRole } from './profile.js';
+import { sseAttempt } from './sse-attempt.js';
+import { wsAttempt, type WebSocketConstructor } from './ws-attempt.js';
+
+export type { DroppedNotice } from './attempt.js';
+export type { WebSocketConstructor, WebSocketLike } from './ws-attempt.js';
 
 /**
  * The events a `types` filter lets through, as a type: an exact catalog type gives its envelope, a
@@ -24,7 +31,14 @@ export type EventsMatching<P extends string> = P extends EventType
 /** The event type of a subscription filtered by `P` (no filter: every event). */
 export type FilteredEvent<P extends string> = [P] extends [never] ? SpecstreamEvent : EventsMatching<P>;
 
-/** A subscription's connection state, for UIs. `closed` is final. */
+/**
+ * An event as another bundle's envelope puts it on the wire (`{id, type, createdAt, data}`, the
+ * payload itself with `@type`, ...): a JSON object. The bundle's generated `index.d.ts` has its
+ * payload types.
+ */
+export type WireEvent = Record<string, unknown>;
+
+/** A connection state, for UIs. `closed` is final. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
 /** Emitted on every state change. */
@@ -38,44 +52,31 @@ export interface StateChange {
   error?: unknown;
 }
 
-/** Events a subscription was told it will never see (it fell behind the server's retention). */
-export interface DroppedNotice {
-  count: number;
-  first_missing_id?: string;
-  last_missing_id?: string;
-  /** SSE only: a `GET /v1/events` path that would have listed them while they were retained. */
-  backfill_url?: string;
-}
-
-/** What a subscription reports besides events. */
-export interface SubscriptionEvents {
+/** What a subscription reports besides events. `S` is the status frame (the native `WsStatusFrame`, or a bundle's). */
+export interface SubscriptionEvents<S = WsStatusFrame> {
   state: StateChange;
   dropped: DroppedNotice;
-  /** WebSocket only: the server's periodic `status` frame. */
-  status: WsStatusFrame;
+  /** WebSocket only: the server's periodic `status` frame, as sent. */
+  status: S;
 }
 
-/** The WebSocket constructor shape the SDK needs (the browser's, or `ws` in Node). */
-export type WebSocketLike = {
-  onopen: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  close(code?: number, reason?: string): void;
-};
-export type WebSocketConstructor = new (url: string, options?: unknown) => WebSocketLike;
-
-/** Where the server is and who is calling; shared by `connect`, `publish` and `list`. */
-export interface ClientOptions {
+/** Where the server is and who is calling; shared by `connect`, `publish`, `list` and `createClient`. */
+export interface ClientOptions extends BundleOptions {
   /** The server's base URL, e.g. `http://127.0.0.1:8080`. */
   url: string;
-  /** An API key secret. Sent as `Authorization: Bearer`, or as `?token=` where headers are impossible (a browser WebSocket). */
+  /**
+   * An API key secret, presented the way the bundle accepts (preferred first: `Authorization: Bearer`,
+   * Basic, an API-key header, a query parameter such as `?token=`). Only a query parameter where
+   * headers are impossible (a browser WebSocket). Absent: anonymous.
+   */
   token?: string;
+  /** The key id, for a bundle that accepts only Basic (`base64(keyId:token)`); or write the token as `id:secret`. */
+  keyId?: string;
   /** The fetch to use; defaults to the global one. */
   fetch?: typeof fetch;
 }
 
-/** Options of `connect()`. Query options mean what the spec's query rules say. */
+/** Options of `connect()`. Query options mean what the bundle's query rules say. */
 export interface ConnectOptions<P extends string = string> extends ClientOptions {
   /** Types or globs (`grant.*`), as an array (which also narrows the events' type) or a comma list; default: every type the token may read. */
   types?: readonly P[] | string;
@@ -89,7 +90,7 @@ export interface ConnectOptions<P extends string = string> extends ClientOptions
   untilId?: string;
   /** Resume after this event id (takes precedence over `since`/`sinceId`), e.g. a position saved by the application. */
   lastEventId?: string;
-  /** `sse` (default) or `ws`. */
+  /** `sse` or `ws`; default `sse` when the bundle has an SSE stream, else `ws`. */
   transport?: 'sse' | 'ws';
   /** Reconnect delays; defaults 250 ms to 8 s with jitter. */
   backoff?: BackoffOptions;
@@ -100,43 +101,56 @@ export interface ConnectOptions<P extends string = string> extends ClientOptions
   heartbeatTimeoutMs?: number;
   /** The WebSocket constructor; defaults to the global one, else the `ws` package (Node 20). */
   WebSocket?: WebSocketConstructor;
-  /** Paths of the operations (`streamEvents`, `streamEventsWebSocket`); default to the spec's. */
+  /** Paths of the stream operations, replacing the bundle's (e.g. behind a proxy that rewrites them). */
   paths?: { sse?: string; ws?: string; head?: string };
 }
 
-type Item =
-  | { kind: 'event'; event: SpecstreamEvent }
-  | { kind: 'dropped'; notice: DroppedNotice }
-  | { kind: 'status'; frame: WsStatusFrame }
-  /** A live-only stream's resume point (SSE `stream.position`, WS `position`): where a reconnect resumes before any event arrived. */
-  | { kind: 'position'; id: string };
+/** Options that choose a bundle other than the native one (exactly one of the three). */
+export type BundleSelection = { profile: NonNullable<BundleOptions['profile']> } | { specs: string } | { specsFromServer: true | string };
 
-interface Attempt {
-  url: URL;
-  headers: Record<string, string>;
-  signal: AbortSignal;
-  heartbeatTimeoutMs: number;
-  /** Called once the server accepted the stream. */
-  opened(): void;
-  /** Called when the server says the stream is over (204, or `end` with `until_reached`). */
-  finish(): void;
-  /** Aborts this attempt as dead (silence past the heartbeat timeout). */
-  stale(): void;
-}
+/** Options that choose no bundle: the native one, whose events the generated catalog types. */
+export type NoBundle = { profile?: undefined; specs?: undefined; specsFromServer?: undefined };
 
-/** A live subscription: an async iterator of typed events that reconnects by itself. */
-export interface Subscription<E = SpecstreamEvent> extends AsyncIterableIterator<E> {
+/** `ClientOptions` of another bundle. */
+export type BundleClientOptions = ClientOptions & BundleSelection;
+
+/** `ClientOptions` of the native bundle. */
+export type NativeClientOptions = ClientOptions & NoBundle;
+
+/** `ConnectOptions` of another bundle. */
+export type BundleConnectOptions = ConnectOptions & BundleSelection;
+
+/** `ConnectOptions` of the native bundle. */
+export type NativeConnectOptions<P extends string = string> = ConnectOptions<P> & NoBundle;
+
+/** A live subscription: an async iterator of events that reconnects by itself. */
+export interface Subscription<E = SpecstreamEvent, S = WsStatusFrame> extends AsyncIterableIterator<E> {
   /** The current connection state. */
   readonly state: ConnectionState;
-  /** The id of the last event delivered; where a reconnect resumes. */
+  /** The id of the last event delivered (the envelope's id, or its SSE `id:` line); where a reconnect resumes. */
   readonly lastEventId: string | undefined;
+  /**
+   * The catalog type of the last event delivered: the envelope's type field, the SSE event name, or
+   * the WebSocket frame's (for bundles whose envelope carries no type, e.g. the SIEM `event`/`alert` frames).
+   */
+  readonly lastEventType: string | undefined;
   /** Adds a listener; returns a function that removes it. */
-  on<K extends keyof SubscriptionEvents>(name: K, listener: (payload: SubscriptionEvents[K]) => void): () => void;
+  on<K extends keyof SubscriptionEvents<S>>(name: K, listener: (payload: SubscriptionEvents<S>[K]) => void): () => void;
   /** Stops for good: closes the connection, ends iteration. Safe to call twice. */
   close(): void;
 }
 
-const DEFAULT_PATHS = { sse: '/v1/events/stream', ws: '/v1/events/ws', head: '/v1/events/stream' };
+/** The native query parameter names, by role. */
+const NATIVE_QUERY: Record<QueryRole, string> = {
+  types: 'types',
+  since: 'since',
+  until: 'until',
+  since_id: 'since_id',
+  until_id: 'until_id',
+  last_event_id: 'last_event_id',
+  limit: 'limit',
+  cursor: 'cursor',
+};
 
 class StaleConnection extends SpecstreamError {
   override name = 'StaleConnection';
@@ -149,202 +163,116 @@ function toTime(value: string | Date): string {
   return value instanceof Date ? value.toISOString() : value;
 }
 
-/** The stream query of the options (without resume point). */
-export function streamQuery(options: Pick<ConnectOptions, 'types' | 'since' | 'until' | 'sinceId' | 'untilId'>): URLSearchParams {
-  const query = new URLSearchParams();
+/** The query values of the options, by role (without resume point). */
+export function queryValues(options: Pick<ConnectOptions, 'types' | 'since' | 'until' | 'sinceId' | 'untilId'>): Partial<Record<QueryRole, string>> {
+  const values: Partial<Record<QueryRole, string>> = {};
   const types = typeof options.types === 'string' ? options.types : options.types?.join(',');
-  if (types) query.set('types', types);
-  if (options.since !== undefined) query.set('since', toTime(options.since));
-  if (options.until !== undefined) query.set('until', toTime(options.until));
-  if (options.sinceId !== undefined) query.set('since_id', options.sinceId);
-  if (options.untilId !== undefined) query.set('until_id', options.untilId);
+  if (types) values.types = types;
+  if (options.since !== undefined) values.since = toTime(options.since);
+  if (options.until !== undefined) values.until = toTime(options.until);
+  if (options.sinceId !== undefined) values.since_id = options.sinceId;
+  if (options.untilId !== undefined) values.until_id = options.untilId;
+  return values;
+}
+
+/**
+ * The stream query of the options (without resume point), with the parameter names `names` (by
+ * role; default the native ones).
+ *
+ * @throws ProfileError `UNSUPPORTED_OPTION` for an option the names have no parameter for.
+ */
+export function streamQuery(
+  options: Pick<ConnectOptions, 'types' | 'since' | 'until' | 'sinceId' | 'untilId'>,
+  names: Partial<Record<QueryRole, string>> = NATIVE_QUERY,
+): URLSearchParams {
+  const query = new URLSearchParams();
+  for (const [role, value] of Object.entries(queryValues(options)) as [QueryRole, string][]) {
+    const name = names[role];
+    if (name === undefined) throw new ProfileError('UNSUPPORTED_OPTION', `the stream takes no ${role} parameter`);
+    query.set(name, value);
+  }
   return query;
 }
 
-function parseEnvelope(text: string): SpecstreamEvent {
-  try {
-    return JSON.parse(text) as SpecstreamEvent;
-  } catch (error) {
-    throw new SpecstreamError(0, 'PROTOCOL', `not JSON: ${text.slice(0, 120)}`, undefined, { cause: error });
-  }
+/** Where the history read from the list operations starts: after an id, or from a time. */
+type From = { sinceId: string } | { since: string };
+
+/** What one attempt sends, and the history it must read from the list operations first (a stream that cannot start there by itself). */
+interface Plan {
+  query: URLSearchParams;
+  headers: Record<string, string>;
+  /** The `types` value sent, for the list operations. */
+  types: string | undefined;
+  backfill: From | undefined;
 }
 
-/** One SSE connection, read with eventsource-parser only as fast as the consumer pulls. */
-async function* sseAttempt(attempt: Attempt, fetchImpl: typeof fetch): AsyncGenerator<Item> {
-  const response = await fetchImpl(attempt.url, {
-    headers: { Accept: 'text/event-stream', ...attempt.headers },
-    signal: attempt.signal,
-    cache: 'no-store',
-  });
-  if (response.status === 204) {
-    attempt.finish();
-    return;
-  }
-  if (!response.ok || !response.body) {
-    let body: unknown;
-    try {
-      body = await response.json();
-    } catch {
-      body = undefined;
+/**
+ * The request of one attempt. A resume point goes where the operation takes it: the resume header
+ * (SSE `Last-Event-ID`), the resume query alias, else `since_id`. A start the operation has no
+ * parameter for (`since_id`, `since`) starts the stream live and reads the history from the
+ * bundle's list operations (`backfill`), if it has any; otherwise it is a ProfileError.
+ */
+function planAttempt(
+  op: OperationProfile,
+  transport: 'sse' | 'ws',
+  options: ConnectOptions,
+  start: { resumeId?: string | undefined; openedAt?: string | undefined },
+  canBackfill: boolean,
+  where: string,
+): Plan {
+  const names = op.query;
+  const values = queryValues(options);
+  const headers: Record<string, string> = {};
+  let backfill: From | undefined;
+  const unsupported = (what: string) => new ProfileError('UNSUPPORTED_OPTION', `${where} takes no ${what} parameter`);
+  if (start.resumeId !== undefined) {
+    const id = start.resumeId;
+    if (transport === 'sse' && op.resumeHeader !== undefined) headers[op.resumeHeader] = id;
+    else if (names.last_event_id !== undefined) values.last_event_id = id;
+    else {
+      delete values.since;
+      values.since_id = id;
     }
-    throw errorFor(response.status, body as never, `HTTP ${response.status}`);
+  } else if (start.openedAt !== undefined && (names.since !== undefined || canBackfill)) {
+    values.since = start.openedAt; // otherwise the stream starts live again
   }
-  attempt.opened();
-  const pending: Item[] = [];
-  let protocolError: SpecstreamError | undefined;
-  const parser = createParser({
-    onEvent(message) {
-      if (message.event === 'stream.position') {
-        if (message.id) pending.push({ kind: 'position', id: message.id });
-        return;
-      }
-      if (message.event === 'stream.dropped') {
-        pending.push({ kind: 'dropped', notice: JSON.parse(message.data) as DroppedNotice });
-        return;
-      }
-      try {
-        pending.push({ kind: 'event', event: parseEnvelope(message.data) });
-      } catch (error) {
-        protocolError ??= error as SpecstreamError;
-      }
-    },
-  });
-  const reader = response.body.getReader();
-  const decoder = new TextDecoder();
-  try {
-    for (;;) {
-      const timer = setTimeout(() => attempt.stale(), attempt.heartbeatTimeoutMs);
-      let chunk: ReadableStreamReadResult<Uint8Array>;
-      try {
-        chunk = await reader.read();
-      } finally {
-        clearTimeout(timer);
-      }
-      if (chunk.done) return;
-      parser.feed(decoder.decode(chunk.value, { stream: true }));
-      while (pending.length > 0) yield pending.shift()!;
-      if (protocolError) throw protocolError;
-    }
-  } finally {
-    reader.cancel().catch(() => {});
+  if (values.since_id !== undefined && names.since_id === undefined) {
+    if (!canBackfill) throw unsupported(start.resumeId !== undefined ? 'resume (last_event_id or since_id)' : 'since_id');
+    backfill = { sinceId: values.since_id };
+    delete values.since_id;
+    delete values.since;
+  } else if (values.since !== undefined && names.since === undefined) {
+    if (!canBackfill) throw unsupported('since');
+    backfill = { since: values.since };
+    delete values.since;
   }
+  const query = new URLSearchParams();
+  for (const [role, value] of Object.entries(values) as [QueryRole, string][]) {
+    const name = names[role];
+    if (name === undefined) throw unsupported(role);
+    query.set(name, value);
+  }
+  return { query, headers, types: values.types, backfill };
 }
 
-let wsModule: Promise<WebSocketConstructor> | undefined;
-
-/** The `ws` package, loaded only where there is no global WebSocket (Node 20). */
-function nodeWebSocket(): Promise<WebSocketConstructor> {
-  const specifier = 'ws'; // a variable, so browser bundlers leave it alone
-  wsModule ??= import(/* @vite-ignore */ specifier).then((m: { WebSocket: WebSocketConstructor }) => m.WebSocket);
-  return wsModule;
-}
-
-/** One WebSocket connection. A refused upgrade is classified by a HEAD of the stream (same query, same auth). */
-async function* wsAttempt(attempt: Attempt, options: ConnectOptions, fetchImpl: typeof fetch): AsyncGenerator<Item> {
-  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-  const Ctor = options.WebSocket ?? global ?? (await nodeWebSocket());
-  const canSendHeaders = !options.WebSocket && !global; // only the `ws` package takes headers
-  const url = new URL(attempt.url);
-  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
-  if (!canSendHeaders && options.token !== undefined) url.searchParams.set('token', options.token);
-  const queue = new AsyncQueue<Item | { kind: 'end'; reason: string } | { kind: 'opened' }>();
-  const socket = canSendHeaders ? new Ctor(url.href, { headers: attempt.headers }) : new Ctor(url.href);
-  let opened = false;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const alive = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => attempt.stale(), attempt.heartbeatTimeoutMs);
-  };
-  const onAbort = () => {
-    socket.close(1000);
-    queue.fail(attempt.signal.reason);
-  };
-  attempt.signal.addEventListener('abort', onAbort, { once: true });
-  // The `ws` package surfaces the server's pings (browsers answer them invisibly): they prove liveness too.
-  (socket as { on?: (event: 'ping', listener: () => void) => void }).on?.('ping', () => alive());
-  socket.onopen = () => {
-    opened = true;
-    alive();
-    queue.push({ kind: 'opened' });
-  };
-  socket.onmessage = (message) => {
-    alive();
-    let frame: { type?: string } & Record<string, unknown>;
-    try {
-      frame = JSON.parse(String(message.data)) as typeof frame;
-    } catch {
-      queue.fail(new SpecstreamError(0, 'PROTOCOL', 'WebSocket frame is not JSON'));
-      return;
-    }
-    if (frame.type === 'event') queue.push({ kind: 'event', event: frame.event as SpecstreamEvent });
-    else if (frame.type === 'status') queue.push({ kind: 'status', frame: frame as unknown as WsStatusFrame });
-    else if (frame.type === 'position' && typeof frame.id === 'string') queue.push({ kind: 'position', id: frame.id });
-    else if (frame.type === 'dropped') queue.push({ kind: 'dropped', notice: frame as unknown as DroppedNotice });
-    else if (frame.type === 'end') queue.push({ kind: 'end', reason: String(frame.reason) });
-    else if (frame.type === 'error') queue.fail(new SpecstreamError(0, String(frame.code), String(frame.message)));
-  };
-  socket.onerror = () => {}; // onclose follows and decides
-  socket.onclose = () => {
-    if (opened) queue.end();
-    else queue.fail(new SpecstreamError(0, 'NETWORK', 'WebSocket closed before opening'));
-  };
-  try {
-    for (;;) {
-      let next: IteratorResult<Item | { kind: 'end'; reason: string } | { kind: 'opened' }>;
-      try {
-        next = await queue.next();
-      } catch (error) {
-        if (!opened && !attempt.signal.aborted) await classifyRefusal(attempt, fetchImpl);
-        throw error;
-      }
-      if (next.done) return;
-      const item = next.value;
-      if (item.kind === 'opened') attempt.opened();
-      else if (item.kind === 'end') {
-        if (item.reason === 'until_reached') attempt.finish();
-        return;
-      } else yield item;
-    }
-  } finally {
-    clearTimeout(timer);
-    attempt.signal.removeEventListener('abort', onAbort);
-    socket.onmessage = null;
-    socket.onclose = null;
-    socket.close(1000);
-  }
-}
-
-/** A browser cannot read a refused upgrade's status: ask `HEAD` of the stream, which answers 200/400/401/403. */
-async function classifyRefusal(attempt: Attempt, fetchImpl: typeof fetch): Promise<void> {
-  let status: number;
-  try {
-    const head = new URL(attempt.url);
-    head.pathname = head.pathname.replace(/\/[^/]*$/, '') + '/stream';
-    // HEAD checks permission and the query rules; it takes no resume point (that is never a refusal reason).
-    head.searchParams.delete('last_event_id');
-    status = (await fetchImpl(head, { method: 'HEAD', headers: attempt.headers, signal: attempt.signal })).status;
-  } catch {
-    return;
-  }
-  if (status >= 400 && !isRetryable(status)) throw errorFor(status, undefined, `the server refused the stream with ${status}`);
-}
-
-class EventSubscription implements Subscription {
+class EventSubscription implements Subscription<unknown, unknown> {
   #state: ConnectionState = 'connecting';
   #lastEventId: string | undefined;
+  #lastEventType: string | undefined;
   #closed = false;
   #current: AbortController | undefined;
   #wake: (() => void) | undefined;
-  readonly #listeners: { [K in keyof SubscriptionEvents]: Set<(payload: SubscriptionEvents[K]) => void> } = {
+  readonly #listeners: { [K in keyof SubscriptionEvents<unknown>]: Set<(payload: SubscriptionEvents<unknown>[K]) => void> } = {
     state: new Set(),
     dropped: new Set(),
     status: new Set(),
   };
-  readonly #iterator: AsyncGenerator<SpecstreamEvent, undefined>;
+  readonly #iterator: AsyncGenerator<unknown, undefined>;
   readonly #options: ConnectOptions;
 
   constructor(options: ConnectOptions) {
     if (typeof options.url !== 'string' || options.url === '') throw new TypeError('connect(): `url` is required');
+    checkBundleOptions(options);
     this.#options = options;
     this.#lastEventId = options.lastEventId;
     this.#iterator = this.#run();
@@ -358,8 +286,12 @@ class EventSubscription implements Subscription {
     return this.#lastEventId;
   }
 
-  on<K extends keyof SubscriptionEvents>(name: K, listener: (payload: SubscriptionEvents[K]) => void): () => void {
-    const set = this.#listeners[name] as Set<(payload: SubscriptionEvents[K]) => void>;
+  get lastEventType(): string | undefined {
+    return this.#lastEventType;
+  }
+
+  on<K extends keyof SubscriptionEvents<unknown>>(name: K, listener: (payload: SubscriptionEvents<unknown>[K]) => void): () => void {
+    const set = this.#listeners[name] as Set<(payload: SubscriptionEvents<unknown>[K]) => void>;
     set.add(listener);
     return () => set.delete(listener);
   }
@@ -374,11 +306,11 @@ class EventSubscription implements Subscription {
     void this.#iterator.return(undefined).catch(() => {});
   }
 
-  next(): Promise<IteratorResult<SpecstreamEvent, undefined>> {
+  next(): Promise<IteratorResult<unknown, undefined>> {
     return this.#iterator.next();
   }
 
-  async return(): Promise<IteratorResult<SpecstreamEvent, undefined>> {
+  async return(): Promise<IteratorResult<unknown, undefined>> {
     this.close();
     return { value: undefined, done: true };
   }
@@ -387,7 +319,7 @@ class EventSubscription implements Subscription {
     return this;
   }
 
-  #emit<K extends keyof SubscriptionEvents>(name: K, payload: SubscriptionEvents[K]): void {
+  #emit<K extends keyof SubscriptionEvents<unknown>>(name: K, payload: SubscriptionEvents<unknown>[K]): void {
     for (const listener of this.#listeners[name]) {
       try {
         listener(payload);
@@ -402,15 +334,22 @@ class EventSubscription implements Subscription {
     this.#emit('state', change);
   }
 
-  async *#run(): AsyncGenerator<SpecstreamEvent, undefined> {
+  /** The events of `item` not seen yet (ids strictly increase in log order: anything not after our position is a repeat). */
+  #accept(id: string | undefined, type: string | undefined): boolean {
+    if (id !== undefined && this.#lastEventId !== undefined && id <= this.#lastEventId) return false;
+    if (id !== undefined) this.#lastEventId = id;
+    this.#lastEventType = type;
+    return true;
+  }
+
+  async *#run(): AsyncGenerator<unknown, undefined> {
     const options = this.#options;
     const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-    const transport = options.transport ?? 'sse';
-    const paths = { ...DEFAULT_PATHS, ...options.paths };
     const heartbeatTimeoutMs = options.heartbeatTimeoutMs ?? 65_000;
+    let profile: ClientProfile | undefined;
     let attempt = 0;
-    // A live-only subscription that has seen no event and no resume point (an empty log, or an older
-    // server) resumes from when it first opened, by the client's clock.
+    // A live-only subscription that has seen no event and no resume point (an empty log, or a bundle
+    // without a resume-point frame) resumes from when it first opened, by the client's clock.
     let openedAt: string | undefined;
     let fatal: unknown;
     this.#setState({ state: 'connecting', attempt: 0 });
@@ -420,40 +359,52 @@ class EventSubscription implements Subscription {
         this.#current = controller;
         let finished = false;
         let failure: unknown;
-        const query = streamQuery(options);
-        if (this.#lastEventId === undefined && openedAt !== undefined && !query.has('since') && !query.has('since_id')) {
-          query.set('since', openedAt);
-        }
-        const headers: Record<string, string> = {};
-        if (options.token !== undefined) headers.Authorization = `Bearer ${options.token}`;
-        if (this.#lastEventId !== undefined) {
-          if (transport === 'sse') headers['Last-Event-ID'] = this.#lastEventId;
-          else query.set('last_event_id', this.#lastEventId);
-        }
-        const url = new URL(transport === 'sse' ? paths.sse : paths.ws, options.url);
-        url.search = query.toString();
-        const ctx: Attempt = {
-          url,
-          headers,
-          signal: controller.signal,
-          heartbeatTimeoutMs,
-          opened: () => {
-            attempt = 0;
-            openedAt ??= new Date().toISOString();
-            this.#setState({ state: 'open', attempt: 0 });
-          },
-          finish: () => (finished = true),
-          stale: () => controller.abort(new StaleConnection(heartbeatTimeoutMs)),
-        };
         try {
-          const items = transport === 'sse' ? sseAttempt(ctx, fetchImpl) : wsAttempt(ctx, options, fetchImpl);
+          profile ??= await loadProfile(options);
+          const operations = operationsOf(profile);
+          const transport = options.transport ?? (operations.sse ? 'sse' : 'ws');
+          const given = transport === 'sse' ? operations.sse : operations.ws;
+          if (!given) throw new ProfileError('NO_OPERATION', `the bundle "${profile.name}" has no ${transport === 'sse' ? 'SSE' : 'WebSocket'} stream (x-specstream-operation: stream-${transport})`);
+          const path = options.paths?.[transport];
+          const op = path === undefined ? given : { ...given, path };
+          const where = `${op.path} (${transport})`;
+          const resumeId = this.#lastEventId;
+          const openedAtStart = resumeId === undefined && options.since === undefined && options.sinceId === undefined ? openedAt : undefined;
+          const plan = planAttempt(op, transport, options, { resumeId, openedAt: openedAtStart }, operations.lists.length > 0, where);
+          const credentials = credentialsFor(op.auth, options, where);
+          const url = new URL(op.path, options.url);
+          url.search = plan.query.toString();
+          for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
+          const ctx: Attempt = {
+            profile,
+            op,
+            url,
+            headers: { ...plan.headers, ...credentials.headers },
+            browserQuery: () => credentialsFor(op.auth, options, where, false).query,
+            check: operations.head ? this.#checkRequest(operations.head, options, plan, op) : undefined,
+            signal: controller.signal,
+            heartbeatTimeoutMs,
+            opened: () => {
+              attempt = 0;
+              openedAt ??= new Date().toISOString();
+              this.#setState({ state: 'open', attempt: 0 });
+            },
+            finish: () => (finished = true),
+            stale: () => controller.abort(new StaleConnection(heartbeatTimeoutMs)),
+          };
+          const items: AsyncGenerator<Item> = transport === 'sse' ? sseAttempt(ctx, fetchImpl) : wsAttempt(ctx, options.WebSocket, fetchImpl);
           for await (const item of items) {
-            if (item.kind === 'event') {
-              const id = item.event.id;
-              // Ids strictly increase in log order: anything not after our position is a repeat.
-              if (this.#lastEventId !== undefined && id <= this.#lastEventId) continue;
-              this.#lastEventId = id;
-              yield item.event;
+            if (item.kind === 'opened') {
+              // A stream that cannot start where we are: read the gap from the list operations first
+              // (the live stream is already subscribed, so nothing falls between the two).
+              if (plan.backfill !== undefined) {
+                const ops = listOperationsFor(profile, operations.lists, plan.types);
+                const values = { ...('sinceId' in plan.backfill ? { since_id: plan.backfill.sinceId } : { since: plan.backfill.since }), ...(plan.types ? { types: plan.types } : {}) };
+                const listed = readMerged(profile, ops, { url: options.url, token: options.token, keyId: options.keyId, fetch: fetchImpl, signal: controller.signal, values });
+                for await (const entry of listed) if (this.#accept(entry.id, entry.type)) yield entry.event;
+              }
+            } else if (item.kind === 'event') {
+              if (this.#accept(item.id, item.type)) yield item.event;
             } else if (item.kind === 'position') {
               // Nothing delivered yet: a reconnect resumes after the newest event this stream could have shown.
               this.#lastEventId ??= item.id;
@@ -463,7 +414,7 @@ class EventSubscription implements Subscription {
         } catch (error) {
           if (this.#closed) return undefined;
           const cause = controller.signal.aborted ? (controller.signal.reason as unknown) : error;
-          if (cause instanceof SpecstreamError && !isRetryable(cause.status)) {
+          if (cause instanceof ProfileError || (cause instanceof SpecstreamError && !isRetryable(cause.status))) {
             fatal = cause;
             throw cause;
           }
@@ -491,19 +442,49 @@ class EventSubscription implements Subscription {
       if (this.#state !== 'closed') this.#setState({ state: 'closed', attempt: 0, ...(fatal === undefined ? {} : { error: fatal }) });
     }
   }
+
+  /** The `HEAD` check of the stream's query (without the resume point), with the HEAD operation's names and credentials. */
+  #checkRequest(head: OperationProfile, options: ConnectOptions, plan: Plan, op: OperationProfile): Attempt['check'] {
+    const url = new URL(this.#options.paths?.head ?? head.path, options.url);
+    for (const [role, name] of Object.entries(op.query) as [QueryRole, string][]) {
+      const value = plan.query.get(name);
+      const headName = head.query[role];
+      if (value !== null && role !== 'last_event_id' && headName !== undefined) url.searchParams.set(headName, value);
+    }
+    try {
+      const credentials = credentialsFor(head.auth, options, head.path);
+      for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
+      return { url, headers: credentials.headers };
+    } catch {
+      return undefined;
+    }
+  }
 }
 
 /**
- * Subscribes to the event stream over SSE (default) or WebSocket. Iterate the result with
- * `for await`; events are typed by the catalog (`SpecstreamEvent`, discriminated by `type`).
+ * Subscribes to the event stream over SSE or WebSocket. Iterate the result with `for await`. With
+ * the native bundle, events are typed by the catalog (`SpecstreamEvent`, discriminated by `type`);
+ * with another bundle (`profile`, `specs` or `specsFromServer`) they are that bundle's wire
+ * envelopes, and paths, parameter names, credentials and frames all follow the bundle.
  *
  * It reconnects on network faults, 5xx, 429 and silence (exponential backoff 250 ms to 8 s with
- * jitter), resuming after the last delivered id (`Last-Event-ID`), so nothing is missed or
- * repeated. It stops when the server says the stream is over (`204`, or a WebSocket `end` frame
- * with `until_reached`). A 400, 401 or 403 is thrown from the iterator as `BadRequestError`,
- * `UnauthorizedError` or `ForbiddenError`, without retrying. Connection is lazy: it starts at the
- * first `next()`.
+ * jitter), resuming after the last delivered id (`Last-Event-ID`, the bundle's resume parameter, or
+ * `since_id`; for a stream that takes none of them, the gap is read from the bundle's list
+ * operations), so nothing is missed or repeated. It stops when the server says the stream is over
+ * (`204`, or a WebSocket `end` frame with `until_reached`). A 400, 401 or 403 is thrown from the
+ * iterator as `BadRequestError`, `UnauthorizedError` or `ForbiddenError`, and options the bundle
+ * cannot honour as `ProfileError`, without retrying. Connection is lazy: it starts at the first `next()`.
+ *
+ * Typing: options whose type shows a bundle choice (`profile`, `specs` or `specsFromServer` present)
+ * yield `WireEvent`s (or the type given as `E`); any other options are typed as the native bundle's.
  */
-export function connect<const P extends string = never>(options: ConnectOptions<P>): Subscription<FilteredEvent<P>> {
-  return new EventSubscription(options) as unknown as Subscription<FilteredEvent<P>>;
+export function connect<E = WireEvent>(options: BundleConnectOptions): Subscription<E, WireEvent>;
+export function connect<const P extends string = never>(options: ConnectOptions<P>): Subscription<FilteredEvent<P>>;
+export function connect(options: ConnectOptions): Subscription<unknown, unknown> {
+  return subscribe(options);
+}
+
+/** `connect()` without the overloads' typing, for callers whose options may or may not choose a bundle. */
+export function subscribe(options: ConnectOptions): Subscription<unknown, unknown> {
+  return new EventSubscription(options);
 }

@@ -43,6 +43,20 @@ export class ForbiddenError extends SpecstreamError {
   override name = 'ForbiddenError';
 }
 
+/**
+ * The client's options cannot work with the chosen bundle, or the bundle cannot be read: it has no
+ * such operation (`NO_OPERATION`, e.g. publishing to a read-only bundle), the stream does not take
+ * a query option given (`UNSUPPORTED_OPTION`), the token cannot be presented in a way the bundle
+ * accepts (`NO_CREDENTIAL_SCHEME`), the bundle is refused (`INVALID_BUNDLE`), or loading a bundle
+ * folder was asked for where there is no file system (`NODE_ONLY`). `status` is 0. Never retried.
+ */
+export class ProfileError extends SpecstreamError {
+  override name = 'ProfileError';
+  constructor(code: 'NO_OPERATION' | 'UNSUPPORTED_OPTION' | 'NO_CREDENTIAL_SCHEME' | 'INVALID_BUNDLE' | 'NODE_ONLY', message: string, options?: { cause?: unknown }) {
+    super(0, code, message, undefined, options);
+  }
+}
+
 /** True for statuses a retry may fix: network faults (0), 408, 429 and 5xx. */
 export function isRetryable(status: number): boolean {
   return status === 0 || status === 408 || status === 429 || status >= 500;

@@ -1,7 +1,10 @@
 import type { EventType } from '../generated/catalog.js';
 import type { Envelope, EventDataMap, SpecstreamEvent } from '../generated/events.js';
-import { streamQuery, type ClientOptions, type ConnectOptions } from './connect.js';
-import { errorFromResponse } from './errors.js';
+import { queryValues, type BundleClientOptions, type ClientOptions, type ConnectOptions, type WireEvent } from './connect.js';
+import { errorFromResponse, ProfileError } from './errors.js';
+import { fetchPage, listOperationsFor, readMerged, type WirePage } from './list-events.js';
+import { loadProfile } from './load-profile.js';
+import { credentialsFor, operationsOf } from './profile.js';
 
 /** An event to publish (`components.schemas.NewEvent`), typed by the catalog: `data` follows `type`. */
 export type NewEvent<T extends EventType = EventType> = {
@@ -15,6 +18,14 @@ export type NewEvent<T extends EventType = EventType> = {
   };
 }[T];
 
+/** An event to publish to any bundle: the publish input is `{type, data, subject?, source?}` in every bundle. */
+export interface NewWireEvent {
+  type: string;
+  data: unknown;
+  subject?: string;
+  source?: string;
+}
+
 /** Options of `publish()`. */
 export interface PublishOptions {
   /** Makes a retry safe: the same key and body return the first result and store nothing again. */
@@ -22,36 +33,52 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
-function headersOf(options: ClientOptions, extra: Record<string, string> = {}): Record<string, string> {
-  return { Accept: 'application/json', ...(options.token === undefined ? {} : { Authorization: `Bearer ${options.token}` }), ...extra };
-}
-
 /**
- * Publishes one event (resolves with its stored envelope) or a batch of 1 to 1000 (all or nothing;
- * resolves with the envelopes in the order given). Rejects with the typed errors of `errors.ts`.
+ * Publishes one event (resolves with its stored envelope, in the bundle's wire form) or a batch of
+ * 1 to 1000 (all or nothing; resolves with the envelopes in the order given) to the bundle's publish
+ * operation. A batch is sent as the bundle's publish body declares it (the native bundle: a JSON
+ * array; the example bundles: `{events: [...]}`). Rejects with the typed errors of `errors.ts`, and
+ * with ProfileError `NO_OPERATION` when the bundle has no publish operation (a read-only bundle:
+ * publish through a bundle that has one, e.g. the native one, on a server of the same store).
  */
+export async function publish(options: BundleClientOptions, event: NewWireEvent, opts?: PublishOptions): Promise<WireEvent>;
+export async function publish(options: BundleClientOptions, events: readonly NewWireEvent[], opts?: PublishOptions): Promise<WireEvent[]>;
 export async function publish<T extends EventType>(options: ClientOptions, event: NewEvent<T>, opts?: PublishOptions): Promise<Envelope<T>>;
 export async function publish(options: ClientOptions, events: readonly NewEvent[], opts?: PublishOptions): Promise<SpecstreamEvent[]>;
-export async function publish(
-  options: ClientOptions,
-  body: NewEvent | readonly NewEvent[],
-  opts: PublishOptions = {},
-): Promise<SpecstreamEvent | SpecstreamEvent[]> {
+export async function publish(options: ClientOptions, body: NewWireEvent | readonly NewWireEvent[], opts: PublishOptions = {}): Promise<unknown> {
+  return publishAny(options, body, opts);
+}
+
+/** `publish()` without the overloads' typing: one event resolves with one envelope, a batch with an array. */
+export async function publishAny(options: ClientOptions, body: NewWireEvent | readonly NewWireEvent[], opts: PublishOptions = {}): Promise<unknown> {
+  const profile = await loadProfile(options);
+  const op = operationsOf(profile).publish;
+  if (!op) {
+    throw new ProfileError(
+      'NO_OPERATION',
+      `the bundle "${profile.name}" has no publish operation (x-specstream-operation: publish): it is read-only; publish through a bundle that has one (e.g. the native one) on a server of the same store`,
+    );
+  }
+  const isBatch = Array.isArray(body);
+  if (isBatch && op.batch === undefined) throw new ProfileError('UNSUPPORTED_OPTION', `${op.path} takes one event per request (its body declares no batch form)`);
+  const credentials = credentialsFor(op.auth, options, op.path);
+  const url = new URL(op.path, options.url);
+  for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
+  const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json', ...credentials.headers };
+  if (opts.idempotencyKey !== undefined) headers['Idempotency-Key'] = opts.idempotencyKey;
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const extra: Record<string, string> = { 'Content-Type': 'application/json' };
-  if (opts.idempotencyKey !== undefined) extra['Idempotency-Key'] = opts.idempotencyKey;
-  const response = await fetchImpl(new URL('/v1/events', options.url), {
+  const response = await fetchImpl(url, {
     method: 'POST',
-    headers: headersOf(options, extra),
-    body: JSON.stringify(body),
+    headers,
+    body: JSON.stringify(isBatch && op.batch === 'events' ? { events: body } : body),
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
   if (!response.ok) throw await errorFromResponse(response);
-  const json = (await response.json()) as SpecstreamEvent | { data: SpecstreamEvent[] };
-  return Array.isArray(body) ? (json as { data: SpecstreamEvent[] }).data : (json as SpecstreamEvent);
+  const json = (await response.json()) as WireEvent | { data: WireEvent[] };
+  return isBatch ? (json as { data: WireEvent[] }).data : (json as WireEvent);
 }
 
-/** Options of `list()`: the history query of `GET /v1/events`. */
+/** Options of `list()`: the history query of the bundle's list operation (native: `GET /v1/events`). */
 export interface ListOptions extends ClientOptions, Pick<ConnectOptions, 'types' | 'since' | 'until' | 'sinceId' | 'untilId'> {
   /** Page size, 1 to 1000; defaults to the server's (100). */
   pageSize?: number;
@@ -65,29 +92,45 @@ export interface EventPage {
   has_more: boolean;
 }
 
-/** Fetches one page of `GET /v1/events`; pass the previous page's `next_cursor` as `cursor`. */
-export async function listPage(options: ListOptions, cursor?: string): Promise<EventPage> {
-  const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const url = new URL('/v1/events', options.url);
-  const query = streamQuery(options);
-  if (options.pageSize !== undefined) query.set('limit', String(options.pageSize));
-  if (cursor !== undefined) query.set('cursor', cursor);
-  url.search = query.toString();
-  const response = await fetchImpl(url, { headers: headersOf(options), ...(options.signal ? { signal: options.signal } : {}) });
-  if (!response.ok) throw await errorFromResponse(response);
-  return (await response.json()) as EventPage;
+type BundleListOptions = ListOptions & BundleClientOptions;
+
+/**
+ * Fetches one page of the bundle's list operation for the query (native: `GET /v1/events`); pass
+ * the previous page's `next_cursor` as `cursor`. Rejects with ProfileError `UNSUPPORTED_OPTION` when
+ * the bundle lists the wanted types at several paths (`list()` merges them).
+ */
+export async function listPage(options: BundleListOptions, cursor?: string): Promise<WirePage>;
+export async function listPage(options: ListOptions, cursor?: string): Promise<EventPage>;
+export async function listPage(options: ListOptions, cursor?: string): Promise<unknown> {
+  return listPageAny(options, cursor);
+}
+
+/** `listPage()` without the overloads' typing. */
+export async function listPageAny(options: ListOptions, cursor?: string): Promise<WirePage> {
+  const profile = await loadProfile(options);
+  const values = queryValues(options);
+  const ops = listOperationsFor(profile, operationsOf(profile).lists, values.types);
+  if (ops.length > 1) {
+    throw new ProfileError('UNSUPPORTED_OPTION', `the bundle "${profile.name}" lists these types at several paths (${ops.map((op) => op.path).join(', ')}): use list(), which merges them, or pass types`);
+  }
+  return fetchPage(ops[0]!, { ...options, values }, options.pageSize, cursor);
 }
 
 /**
  * Every stored event matching the query, oldest first, fetched page by page as the iteration
- * proceeds (one request per page). Ends when the server says `has_more: false`.
+ * proceeds (one request per page). Ends when the server says `has_more: false`. A bundle that lists
+ * type families at separate paths is read from each and merged in log order.
  */
-export async function* list(options: ListOptions): AsyncGenerator<SpecstreamEvent, void> {
-  let cursor: string | undefined;
-  for (;;) {
-    const page = await listPage(options, cursor);
-    yield* page.data;
-    if (!page.has_more || page.next_cursor === null) return;
-    cursor = page.next_cursor;
-  }
+export function list(options: BundleListOptions): AsyncGenerator<WireEvent, void>;
+export function list(options: ListOptions): AsyncGenerator<SpecstreamEvent, void>;
+export function list(options: ListOptions): AsyncGenerator<unknown, void> {
+  return listAny(options);
+}
+
+/** `list()` without the overloads' typing. */
+export async function* listAny(options: ListOptions): AsyncGenerator<WireEvent, void> {
+  const profile = await loadProfile(options);
+  const values = queryValues(options);
+  const ops = listOperationsFor(profile, operationsOf(profile).lists, values.types);
+  for await (const entry of readMerged(profile, ops, { ...options, values }, options.pageSize)) yield entry.event;
 }
