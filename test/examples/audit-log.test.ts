@@ -168,6 +168,7 @@ describe('examples/audit-log served from its bundle', () => {
       ['a wrong Bearer token', '/api/events', { Authorization: 'Bearer sk_wrong' }],
       ['a wrong ?token=', '/api/events?token=sk_wrong', {}],
       ['publishing without a key', '/specstream/publish', {}],
+      ['metrics without a key', '/metrics', {}],
     ] as const)('answers %s with 401 and exactly the documented body', async (_name, path, headers) => {
       const method = path === '/specstream/publish' ? 'POST' : 'GET';
       const response = await fetch(`${example.url}${path}`, {

@@ -128,6 +128,15 @@ describe('examples/siem-live-tail served from its bundle', () => {
     });
   });
 
+  it('keeps /metrics (counts of every type) from anonymous readers: 403 without metrics:read, 200 for admin', async () => {
+    const anonymous = await fetch(`${example.url}/metrics`);
+    expect(anonymous.status).toBe(403);
+    expectDeclared(example.bundle, operationOf(example.bundle, 'metrics'), 403, await anonymous.json());
+    const admin = await fetch(`${example.url}/metrics`, { headers: { Authorization: `Bearer ${example.keys.admin.secret}` } });
+    expect(admin.status).toBe(200);
+    expect(await admin.text()).toContain('specstream_events_published_total');
+  });
+
   describe('the REST backfill a widget calls before the WebSocket', () => {
     it.each([
       ['/api/v1/events', 'event'],

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 
 /** sha256 (hex) of openapi.yaml, a NUL byte and asyncapi.yaml: the bundle this code was generated from. */
-export const BUNDLE_HASH = 'f4712b8f74862bc3cc7ab1d7f1a295953a155c0cc28a82cbc5eeca2f3abe14dd';
+export const BUNDLE_HASH = '5e6110ea327a9f8d5934adf89f18db75d24344418fbfa506bd68f7bcb79a37c2';
 
 /** Every event type of the catalog, sorted. */
 export const EVENT_TYPES = Object.freeze([
