@@ -11,7 +11,7 @@
  * - **Free text** (error messages, stacks, causes): every `name=value` whose decoded name is not a
  *   declared, non-credential parameter has its value redacted.
  * - **Request secrets**: the credentials a request presented (the `Authorization` value, its
- *   Bearer/Basic parts, the values of undeclared and credential query parameters) are replaced
+ *   Bearer/Basic parts, cookie values, the values of undeclared and credential query parameters) are replaced
  *   wherever they appear in an error logged for that request (`requestSecrets`, `redactSecrets`).
  */
 import type { IncomingMessage } from 'node:http';
@@ -111,7 +111,7 @@ export function redactText(text: string): string {
 
 /**
  * The credentials `req` presented, in every form they may appear in text: the `Authorization`
- * value and the part after its scheme, a Basic pair decoded and its secret, and the raw and
+ * value and the part after its scheme, a Basic pair decoded and its secret, every cookie value, and the raw and
  * decoded values of every query parameter that is a credential or not declared. Empty and very
  * short values are left out.
  */
@@ -131,6 +131,14 @@ export function requestSecrets(req: Pick<IncomingMessage, 'headers' | 'url'>): s
       const decoded = Buffer.from(credentials.trim(), 'base64').toString('utf8');
       add(decoded);
       add(decoded.slice(decoded.indexOf(':') + 1));
+    }
+  }
+  // Cookies may carry a credential (a JWT cookie): every cookie value counts.
+  const cookie = req.headers.cookie;
+  if (typeof cookie === 'string') {
+    for (const pair of cookie.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq !== -1) add(pair.slice(eq + 1));
     }
   }
   const url = req.url ?? '';

@@ -150,10 +150,10 @@ describe('redactText', () => {
 describe('requestSecrets and redactForLog', () => {
   it('finds the Bearer, Basic and query forms and scrubs them from an error chain', () => {
     const secrets = requestSecrets({
-      headers: { authorization: `Basic ${BASIC}` },
+      headers: { authorization: `Basic ${BASIC}`, cookie: `theme=dark; session_jwt=${SECRET}x` },
       url: `/v1/events?types=grant.*&x%74ra=${ENCODED}`,
     });
-    expect(secrets).toEqual(expect.arrayContaining([SECRET, ENCODED, BASIC, `reader:${SECRET}`]));
+    expect(secrets).toEqual(expect.arrayContaining([SECRET, ENCODED, BASIC, `reader:${SECRET}`, `${SECRET}x`]));
     const error = new Error(`boom ${SECRET}`, { cause: new AggregateError([new Error(`inner ${SECRET}`)], 'many') });
     const out = JSON.stringify(redactForLog(error, secrets));
     expect(out).toContain('inner [REDACTED]');
