@@ -20,10 +20,13 @@ const METHODS = ['get', 'put', 'post', 'delete', 'patch', 'head', 'options'] as 
 export interface NoServerErrorsOptions {
   /** Header sets a caller may present; one is chosen per request (the empty set included). */
   credentials: Record<string, string>[];
-  /** Codes a 4xx body may carry (the registry's, plus the document's query-rule codes, which are added). */
+  /**
+   * Codes a 4xx body may carry: the registry's. The document's own are added: the `code` of every
+   * `x-specstream-query-rules` item and every code an `x-specstream-errors` body declares (`code: {const}`).
+   */
   registeredCodes: Iterable<string>;
-  /** Finds the code in an error body; defaults to `body.code`. */
-  errorCode?: (body: unknown) => string | undefined;
+  /** Finds the code in an error body, given every registered code; defaults to `body.code`. */
+  errorCode?: (body: unknown, codes: ReadonlySet<string>) => string | undefined;
   /** Requests per operation; defaults to 60. */
   runsPerOperation?: number;
   /** fast-check seed, for a reproducible run. */
@@ -61,9 +64,7 @@ interface Outcome {
 export async function checkNoServerErrors(baseUrl: string, document: unknown, options: NoServerErrorsOptions): Promise<void> {
   const doc = document as Json;
   const codes = new Set(options.registeredCodes);
-  for (const rule of ((doc.components as Json | undefined)?.['x-specstream-query-rules'] as Json[] | undefined) ?? []) {
-    if (typeof rule.code === 'string') codes.add(rule.code);
-  }
+  for (const code of documentCodes(doc)) codes.add(code);
   const errorCode = options.errorCode ?? ((body: unknown) => (body as { code?: unknown } | null)?.code as string | undefined);
   const operations = listOperations(doc).filter((op) => !options.skip?.includes(`${op.method.toUpperCase()} ${op.path}`));
   expect(operations.length, 'the document declares no operation').toBeGreaterThan(0);
@@ -76,12 +77,32 @@ export async function checkNoServerErrors(baseUrl: string, document: unknown, op
         expect(outcome.status, label).toBeLessThan(500);
         if (outcome.status < 400 || sample.method === 'HEAD') return;
         expect(outcome.headers['content-type'] ?? '', label).toContain('json');
-        const code = errorCode(JSON.parse(outcome.body));
+        const code = errorCode(JSON.parse(outcome.body), codes);
         expect(code !== undefined && codes.has(code), `${label}: code ${code} is not registered`).toBe(true);
       }),
       { numRuns: options.runsPerOperation ?? 60, ...(options.seed !== undefined ? { seed: options.seed } : {}), endOnFailure: false },
     );
   }
+}
+
+/** The error codes a document declares itself (see NoServerErrorsOptions.registeredCodes). */
+function documentCodes(doc: Json): string[] {
+  const found: string[] = [];
+  const walk = (node: unknown, within: 'rules' | 'errors' | undefined, key: string | undefined, depth: number) => {
+    if (depth > 12 || node === null || typeof node !== 'object') {
+      if (within !== undefined && key === 'code' && typeof node === 'string') found.push(node);
+      return;
+    }
+    const resolved = resolve(doc, node);
+    if (resolved === null || typeof resolved !== 'object') return;
+    for (const [k, value] of Object.entries(resolved as Json)) {
+      const scope = k === 'x-specstream-query-rules' ? 'rules' : k === 'x-specstream-errors' ? 'errors' : within;
+      if (within === 'errors' && key === 'code' && k === 'const' && typeof value === 'string') found.push(value);
+      walk(value, scope, Array.isArray(resolved) ? key : k, depth + 1);
+    }
+  };
+  walk(doc, undefined, undefined, 0);
+  return found;
 }
 
 function listOperations(doc: Json): Operation[] {
