@@ -67,6 +67,19 @@ export const errors = {
   authRequired: defineError('AUTH_REQUIRED', 401, 'Authentication required'),
   forbidden: defineError('FORBIDDEN', 403, 'This key may not perform this operation'),
   queryTokenDisabled: defineError('QUERY_TOKEN_DISABLED', 403, 'This key may not be passed as ?token='),
+  // JWTs (src/auth/jwt-verifier.ts): one code per failed check, so that a client knows what to fix.
+  tokenExpired: defineError('TOKEN_EXPIRED', 401, 'The token has expired'),
+  tokenNotYetValid: defineError('TOKEN_NOT_YET_VALID', 401, 'The token is not valid yet (nbf or iat is in the future)'),
+  tokenWrongAudience: defineError('TOKEN_WRONG_AUDIENCE', 401, 'The token is not meant for this server (aud)'),
+  tokenWrongIssuer: defineError('TOKEN_WRONG_ISSUER', 401, 'The token was issued by an issuer this server does not trust (iss)'),
+  tokenAlgorithmRefused: defineError('TOKEN_ALGORITHM_REFUSED', 401, 'The token is signed with an algorithm no configured key allows'),
+  tokenBadSignature: defineError('TOKEN_BAD_SIGNATURE', 401, 'The token signature does not verify'),
+  tokenUnknownKey: defineError('TOKEN_UNKNOWN_KEY', 401, 'The token names a key (kid) this server does not know'),
+  tokenMalformed: defineError('TOKEN_MALFORMED', 401, 'The token is not a well-formed JWT with the claims this server needs'),
+  tokenOriginMismatch: defineError('TOKEN_ORIGIN_MISMATCH', 403, 'This token is bound to another origin'),
+  credentialsRevoked: defineError('CREDENTIALS_REVOKED', 401, 'The credentials of this stream were revoked or changed'),
+  scopeNotGranted: defineError('SCOPE_NOT_GRANTED', 403, 'A token can only carry read scopes its issuer holds'),
+  jwksUnavailable: defineError('JWKS_UNAVAILABLE', 503, 'The key set (JWKS) that verifies this token could not be fetched in time'),
 
   // Request shape
   invalidJson: defineError('INVALID_JSON', 400, 'The body is not valid JSON'),
@@ -96,6 +109,7 @@ export const errors = {
   // Streams and limits
   upgradeRequired: defineError('UPGRADE_REQUIRED', 426, 'This endpoint needs a WebSocket upgrade'),
   tooManyConnections: defineError('TOO_MANY_CONNECTIONS', 429, 'Too many open streams'),
+  rateLimited: defineError('RATE_LIMITED', 429, 'Too many publish requests for this key; retry after the Retry-After delay'),
 
   // Server side
   storeUnavailable: defineError('STORE_UNAVAILABLE', 503, 'The event store is unavailable; nothing was stored'),

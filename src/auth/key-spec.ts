@@ -8,11 +8,15 @@ export interface KeySpec {
   scopes: string[];
   /** Whether the secret may be passed as `?token=` (browsers). Defaults to true. */
   queryToken: boolean;
+  /** Publish requests per second for this key (`publish_rate_per_s` in `specstream.yaml`); undefined: the server default, 0: unlimited. */
+  publishRatePerS?: number;
+  /** Publish burst for this key (`publish_burst`); undefined: the server default. */
+  publishBurst?: number;
 }
 
-const SCOPE_PATTERN = /^(admin|metrics:read|events:(read|write)(:[a-z0-9_.*]+)?)$/;
+const SCOPE_PATTERN = /^(admin|metrics:read|tokens:issue|events:(read|write)(:[a-z0-9_.*]+)?)$/;
 
-/** True when `scope` is one Specstream understands: `admin`, `metrics:read`, `events:read[:glob]`, `events:write[:glob]`. */
+/** True when `scope` is one Specstream understands: `admin`, `metrics:read`, `tokens:issue`, `events:read[:glob]`, `events:write[:glob]`. */
 export function isValidScope(scope: string): boolean {
   return SCOPE_PATTERN.test(scope);
 }

@@ -17,6 +17,20 @@ export type Config = {
   keys: KeySpec[];
   allow_anonymous: boolean;
   anonymous_scopes: string[];
+  jwt_secret: string;
+  jwt_public_key: string;
+  jwks_url: string;
+  jwks_timeout_ms: number;
+  jwt_audience: string;
+  jwt_issuer: string;
+  jwt_scope_claim: string;
+  jwt_clock_tolerance_s: number;
+  jwt_query_token: boolean;
+  jwt_cookie: string;
+  token_ttl_s: number;
+  token_max_ttl_s: number;
+  publish_rate_per_s: number;
+  publish_burst: number;
   cors_origins: string[];
   public_url: string;
   ws_subprotocols: string[];
@@ -154,7 +168,7 @@ function readConfigFile(path: string): Record<string, unknown> {
   return parsed as Record<string, unknown>;
 }
 
-/** YAML keys may be strings (`id:secret:scopes`) or mappings `{id, secret | secret_sha256, scopes, query_token}`. */
+/** YAML keys may be strings (`id:secret:scopes`) or mappings `{id, secret | secret_sha256, scopes, query_token, publish_rate_per_s, publish_burst}`. */
 function keysFromYaml(value: unknown, path: string): KeySpec[] {
   if (!Array.isArray(value)) throw new ConfigError(`${path}: "keys" must be a list`);
   return value.map((item, index) => {
@@ -170,6 +184,14 @@ function keysFromYaml(value: unknown, path: string): KeySpec[] {
       queryToken: entry.query_token === undefined ? true : entry.query_token === true,
     };
     if (typeof entry.secret === 'string') spec.secret = entry.secret;
+    for (const [option, field] of [['publish_rate_per_s', 'publishRatePerS'], ['publish_burst', 'publishBurst']] as const) {
+      const given = entry[option];
+      if (given === undefined) continue;
+      if (typeof given !== 'number' || !Number.isSafeInteger(given) || given < 0) {
+        throw new ConfigError(`${path} keys[${index}]: ${option} must be a non-negative integer`);
+      }
+      spec[field] = given;
+    }
     if (typeof entry.secret_sha256 === 'string') spec.secretSha256 = entry.secret_sha256.toLowerCase();
     if (!spec.id || (!spec.secret && !spec.secretSha256) || spec.scopes.length === 0) {
       throw new ConfigError(`${path} keys[${index}]: needs id, secret (or secret_sha256) and scopes`);

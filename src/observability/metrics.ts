@@ -53,6 +53,29 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  /** Refused credentials by reason (src/auth/auth-failure.ts `AUTH_FAILURE_REASONS`); never the credential itself. */
+  readonly authFailures = new Counter({
+    name: 'specstream_auth_failures_total',
+    help: 'Requests and streams refused for their credentials, by reason (expired, bad_signature, unknown_key, wrong_audience, ...).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  /** Publish requests refused by the rate limit (429 RATE_LIMITED). */
+  readonly rateLimited = new Counter({
+    name: 'specstream_rate_limited_total',
+    help: 'Publish requests refused with 429 RATE_LIMITED.',
+    registers: [this.registry],
+  });
+
+  /** Streams ended because their token expired or their credentials were revoked by a reload. */
+  readonly streamsExpired = new Counter({
+    name: 'specstream_streams_ended_by_credentials_total',
+    help: 'Streams ended because their token expired (reason expired) or a key reload revoked their credentials (reason revoked).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
