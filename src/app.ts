@@ -10,8 +10,8 @@ import { corsFor, declaredRequestHeaders } from './http/cors.js';
 import { toErrorResponse } from './http/error-response.js';
 import { rejectNonFiniteNumbers } from './http/finite-numbers.js';
 import { bodyDeadline, rejectLongUrls } from './http/request-limits.js';
-import type { BundleOperation } from './bundle/bundle.js';
-import { challengeFor, credentialsFor } from './bundle/credentials.js';
+import type { Bundle, BundleOperation } from './bundle/bundle.js';
+import { admitsAnonymous, challengeFor, credentialsFor } from './bundle/credentials.js';
 import { styleError } from './bundle/error-style.js';
 import type { ServedBundle } from './bundle/served-bundle.js';
 import { redactUrl, type Logger } from './observability/logger.js';
@@ -79,7 +79,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(rejectUndeclared(operations));
 
   // 2. Who is calling, and may they call this operation at all? Before any body is read.
-  app.use(authenticate(deps.keyRing));
+  app.use(authenticate(deps.keyRing, bundle));
 
   // 3. Read (within body_timeout_ms) and validate the request against the spec.
   app.use(bodyDeadline(config.body_timeout_ms, handleError));
@@ -128,13 +128,15 @@ function rejectUndeclared(operations: readonly BundleOperation[]): RequestHandle
   };
 }
 
-function authenticate(keyRing: KeyRing): RequestHandler {
+function authenticate(keyRing: KeyRing, bundle: Bundle): RequestHandler {
   return (req, res, next) => {
     const locals = res.locals as Locals;
     const operation = locals.operation;
     if (!operation || operation.permission === 'public') return next();
     try {
-      const principal = keyRing.authenticate(credentialsFor(operation, req.headers, req.query as Record<string, unknown>));
+      const principal = keyRing.authenticate(credentialsFor(operation, req.headers, req.query as Record<string, unknown>), {
+        anonymous: admitsAnonymous(bundle, operation),
+      });
       const allowed =
         operation.permission === 'read'
           ? principal.readsAnything

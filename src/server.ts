@@ -7,7 +7,7 @@ import { generateDevelopmentKey, KeyRing } from './auth/key-ring.js';
 import type { Config } from './config/load-config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
-import { credentialsFor } from './bundle/credentials.js';
+import { admitsAnonymous, credentialsFor } from './bundle/credentials.js';
 import { openServedBundle } from './bundle/served-bundle.js';
 import { resolveStreamQuery } from './bundle/stream-query.js';
 import { trackConnections } from './http/connection-tracker.js';
@@ -71,7 +71,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
     hub.attachWebSocket(server, wsOperation.path, (req: IncomingMessage) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const query = Object.fromEntries(url.searchParams);
-      const principal = keyRing.authenticate(credentialsFor(wsOperation, req.headers, query));
+      const principal = keyRing.authenticate(credentialsFor(wsOperation, req.headers, query), { anonymous: admitsAnonymous(served.bundle, wsOperation) });
       if (!principal.readsAnything) throw errors.forbidden();
       return { principal, query: resolveStreamQuery(served, wsOperation, { query, headers: req.headers }, principal) };
     });

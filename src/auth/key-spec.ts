@@ -16,16 +16,31 @@ export interface KeySpec {
 
 const SCOPE_PATTERN = /^(admin|metrics:read|tokens:issue|events:(read|write)(:[a-z0-9_.*]+)?)$/;
 
-/** True when `scope` is one Specstream understands: `admin`, `metrics:read`, `tokens:issue`, `events:read[:glob]`, `events:write[:glob]`. */
-export function isValidScope(scope: string): boolean {
-  return SCOPE_PATTERN.test(scope);
+/** A served bundle's scope names (`x-specstream-scopes`), when they are not the native ones. */
+export interface BundleScopeNames {
+  read: string;
+  write: string;
+  admin: string;
+  separator: string;
+}
+
+/**
+ * True when `scope` is one Specstream understands: `admin`, `metrics:read`, `tokens:issue`,
+ * `events:read[:glob]`, `events:write[:glob]`, or, with `bundle`, the bundle's own read, write
+ * (each optionally followed by its separator and a type glob) and admin scopes.
+ */
+export function isValidScope(scope: string, bundle?: BundleScopeNames): boolean {
+  if (SCOPE_PATTERN.test(scope)) return true;
+  if (!bundle) return false;
+  if (scope === bundle.admin || scope === bundle.read || scope === bundle.write) return true;
+  return [bundle.read, bundle.write].some((name) => scope.startsWith(name + bundle.separator) && /^[A-Za-z0-9_.*-]+$/.test(scope.slice(name.length + bundle.separator.length)));
 }
 
 /**
  * Parses `id:secret:scope,scope` (the form of `--key` and `SPECSTREAM_KEYS`). Scopes may contain
  * colons (`events:read:grant.*`), so only the first two colons split. Throws on a malformed spec.
  */
-export function parseKeySpec(text: string): KeySpec {
+export function parseKeySpec(text: string, bundle?: BundleScopeNames): KeySpec {
   const first = text.indexOf(':');
   const second = first === -1 ? -1 : text.indexOf(':', first + 1);
   if (first <= 0 || second === -1) throw new Error(`key "${redactKeySpec(text)}" must look like id:secret:scope,scope`);
@@ -38,7 +53,7 @@ export function parseKeySpec(text: string): KeySpec {
     .filter(Boolean);
   if (!secret) throw new Error(`key "${id}" has an empty secret`);
   if (scopes.length === 0) throw new Error(`key "${id}" has no scopes`);
-  const bad = scopes.find((scope) => !isValidScope(scope));
+  const bad = scopes.find((scope) => !isValidScope(scope, bundle));
   if (bad) throw new Error(`key "${id}" has an unknown scope "${bad}"`);
   return { id, secret, scopes, queryToken: true };
 }

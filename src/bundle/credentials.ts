@@ -4,7 +4,7 @@
  * an `apiKey` only from the query parameter or header the scheme names.
  */
 import type { Credentials } from '../auth/key-ring.js';
-import type { BundleOperation } from './bundle.js';
+import type { Bundle, BundleOperation } from './bundle.js';
 
 /** The credentials `op` accepts from a request's headers and parsed query. */
 export function credentialsFor(
@@ -29,6 +29,15 @@ export function credentialsFor(
     }
   }
   return credentials;
+}
+
+/**
+ * Whether `op` admits callers without credentials (when `allow_anonymous` is on): an operation
+ * whose `security` lists `{}` does; when no operation of the bundle lists `{}` (the native
+ * bundle), `allow_anonymous` applies to every operation, as it always has.
+ */
+export function admitsAnonymous(bundle: Bundle, op: BundleOperation): boolean {
+  return op.anonymous || !bundle.operations.some((other) => other.anonymous);
 }
 
 /** The `WWW-Authenticate` challenge of a 401 for `op` (RFC 9110 section 11.6.1), or undefined. */

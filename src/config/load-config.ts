@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { parseKeySpec, type KeySpec } from '../auth/key-spec.js';
+import { parseKeySpec, type BundleScopeNames, type KeySpec } from '../auth/key-spec.js';
+import { loadBundle } from '../bundle/load-bundle.js';
 import { OPTIONS, envName, flagName, type OptionName, type OptionSpec } from './options.js';
 
 /** The resolved configuration: every option of OPTIONS has a value; keys are parsed. */
@@ -93,13 +94,16 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
 
   // A bundle's specstream.yaml holds the defaults its API implies; the server's own file,
   // environment and flags override them.
+  let grammar: BundleScopeNames | undefined;
   const specs = flags.options.get('specs')?.at(-1) ?? env.SPECSTREAM_SPECS ?? (typeof file?.specs === 'string' ? file.specs : undefined);
   if (specs) {
+    // Keys may use the bundle's scope names (x-specstream-scopes); a broken bundle is refused here.
+    grammar = loadBundle(resolve(cwd, specs)).scopes;
     const bundleDefaults = join(resolve(cwd, specs), 'specstream.yaml');
     if (existsSync(bundleDefaults)) {
       for (const [key, value] of Object.entries(readConfigFile(bundleDefaults))) {
         if (!isOptionName(key) || key === 'specs') throw new ConfigError(`${bundleDefaults}: unknown option "${key}"`);
-        raw.set(key, key === 'keys' ? keysFromYaml(value, bundleDefaults) : value);
+        raw.set(key, key === 'keys' ? keysFromYaml(value, bundleDefaults, grammar) : value);
         sources.set(key, bundleDefaults);
       }
     }
@@ -108,7 +112,7 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
   if (configPath !== undefined && file !== undefined) {
     for (const [key, value] of Object.entries(file)) {
       if (!isOptionName(key)) throw new ConfigError(`${configPath}: unknown option "${key}"`);
-      raw.set(key, key === 'keys' ? keysFromYaml(value, configPath) : value);
+      raw.set(key, key === 'keys' ? keysFromYaml(value, configPath, grammar) : value);
       sources.set(key, configPath);
     }
   }
@@ -131,7 +135,7 @@ export function loadConfig(input: LoadConfigInput = {}): Config {
   const config: Record<string, unknown> = {};
   for (const name of optionNames()) {
     const source = sources.get(name) ?? 'default';
-    config[name] = coerce(name, raw.get(name), source);
+    config[name] = coerce(name, raw.get(name), source, grammar);
   }
   return config as Config;
 }
@@ -169,10 +173,10 @@ function readConfigFile(path: string): Record<string, unknown> {
 }
 
 /** YAML keys may be strings (`id:secret:scopes`) or mappings `{id, secret | secret_sha256, scopes, query_token, publish_rate_per_s, publish_burst}`. */
-function keysFromYaml(value: unknown, path: string): KeySpec[] {
+function keysFromYaml(value: unknown, path: string, grammar?: BundleScopeNames): KeySpec[] {
   if (!Array.isArray(value)) throw new ConfigError(`${path}: "keys" must be a list`);
   return value.map((item, index) => {
-    if (typeof item === 'string') return parseKeyOrThrow(item, `${path} keys[${index}]`);
+    if (typeof item === 'string') return parseKeyOrThrow(item, `${path} keys[${index}]`, grammar);
     if (item === null || typeof item !== 'object') {
       throw new ConfigError(`${path} keys[${index}]: expected "id:secret:scopes" or a mapping`);
     }
@@ -200,22 +204,22 @@ function keysFromYaml(value: unknown, path: string): KeySpec[] {
   });
 }
 
-function parseKeyOrThrow(text: string, where: string): KeySpec {
+function parseKeyOrThrow(text: string, where: string, grammar?: BundleScopeNames): KeySpec {
   try {
-    return parseKeySpec(text);
+    return parseKeySpec(text, grammar);
   } catch (error) {
     throw new ConfigError(`${where}: ${(error as Error).message}`);
   }
 }
 
-function coerce(name: OptionName, value: unknown, source: string): unknown {
+function coerce(name: OptionName, value: unknown, source: string, grammar?: BundleScopeNames): unknown {
   const spec: OptionSpec = OPTIONS[name];
   const fail = (expected: string): never => {
     throw new ConfigError(`${source}: option ${name} must be ${expected}, got ${JSON.stringify(value)}`);
   };
   if (name === 'keys') {
     const list = Array.isArray(value) ? value : [value];
-    return list.map((item) => (typeof item === 'string' ? parseKeyOrThrow(item, source) : (item as KeySpec)));
+    return list.map((item) => (typeof item === 'string' ? parseKeyOrThrow(item, source, grammar) : (item as KeySpec)));
   }
   switch (spec.kind) {
     case 'string': {
