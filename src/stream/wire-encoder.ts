@@ -22,9 +22,9 @@ export interface StreamStats {
   ts: string;
   /** Events delivered to this subscriber per second over the last status interval. */
   throughput_eps: number;
-  /** Bytes written to this subscriber's socket and not yet sent. */
+  /** Events of this subscriber's types between its position and the head of the log (its lag). */
   queue_depth: number;
-  /** The socket buffer size at which the hub pauses this subscriber. */
+  /** Events the in-memory ring holds (`ring_size`): a lag beyond it is served from the store. */
   queue_max: number;
   /** Open streams on this node. */
   subscribers: number;
