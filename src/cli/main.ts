@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config/load-config.js';
 import { OPTIONS, envName, flagName } from '../config/options.js';
-import { SpecstreamError } from '../client/errors.js';
+import { ProfileError, SpecstreamError } from '../client/errors.js';
 import { startServer } from '../server.js';
 import { ForwardConfigError } from '../destinations/forward-config.js';
 import { exportCommand } from './commands/export.js';
@@ -106,6 +106,11 @@ export async function main(argv: string[]): Promise<number> {
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`specstream ${name}: ${error.message}\nUsage: ${command.usage}\n`);
+      return EXIT.usage;
+    }
+    if (error instanceof ProfileError) {
+      // The options ask for something the bundle does not offer (a publish path, a query parameter, a credential kind).
+      process.stderr.write(`specstream ${name}: ${error.message} (${error.code})\n`);
       return EXIT.usage;
     }
     if (error instanceof SpecstreamError) {

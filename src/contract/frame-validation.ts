@@ -9,7 +9,8 @@ import { sseMessages, wsFrameSchema, type WsFrame } from '../generated/frames.js
 
 /** The outcome of validating one frame: the AsyncAPI message it is, or why it is none. */
 export type FrameResult =
-  | { ok: true; message: string; id?: string }
+  /** `event`: the frame carried an event (also when it has no id to report). */
+  | { ok: true; message: string; id?: string; event?: true }
   | { ok: false; message: string; error: string };
 
 const explicitEvents = new Set(sseMessages.flatMap((m) => (m.event && m.event !== '*' ? [m.event] : [])));

@@ -1,4 +1,4 @@
-import { list } from '../../client/index.js';
+import { listAny } from '../../client/rest.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, clientOf, onStdoutClosed, parse, typesOf, UsageError } from '../common.js';
 
 export const exportCommand = {
@@ -14,6 +14,7 @@ export const exportCommand = {
     '  --page-size N        events per request (1-1000, default 1000)',
     '  --progress / --no-progress     force the progress line on or off (default: on when stderr is a TTY)',
     '',
+    'Reads the bundle\'s list operation(s) (several are merged in log order); each event is written as the bundle\'s envelope.',
     'Exit 0 when everything is written, 1 if the server refused or failed, 2 on bad usage.',
   ],
   async run(args: string[]): Promise<number> {
@@ -43,8 +44,9 @@ export const exportCommand = {
     let buffer = '';
     let readerGone = false;
     onStdoutClosed(() => (readerGone = true)); // `export | head`: stop fetching pages, exit 0
-    for await (const event of list({
-      ...clientOf(values),
+    const { bundleDir: _dir, ...client } = clientOf(values);
+    for await (const event of listAny({
+      ...client,
       pageSize,
       ...(types ? { types } : {}),
       ...(values.since ? { since: values.since } : {}),

@@ -1,4 +1,6 @@
-import { connect, type SpecstreamEvent } from '../../client/index.js';
+import { subscribe } from '../../client/connect.js';
+import { envelopeParts, type ClientProfile } from '../../client/profile.js';
+import { NATIVE_PROFILE } from '../../generated/wire-profile.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, clientOf, onStdoutClosed, painter, parse, typesOf, UsageError } from '../common.js';
 
 const TYPE_COLOURS = [36, 35, 33, 32, 34, 96, 95, 93, 92, 94];
@@ -9,14 +11,27 @@ function colourOf(type: string): number {
   return TYPE_COLOURS[hash % TYPE_COLOURS.length]!;
 }
 
-/** One human line: time, type, id, subject and the payload, compact. */
-export function formatEvent(event: SpecstreamEvent, paint: (code: number, text: string) => string): string {
-  const data = JSON.stringify(event.data);
+/**
+ * One human line: time, type, id, subject and the payload, compact, read from the envelope by the
+ * bundle's profile (a part the envelope does not carry is `-`; `type` and `id` fall back to what the
+ * stream said, e.g. the SSE event name or `id:` line).
+ */
+export function formatEvent(
+  event: unknown,
+  paint: (code: number, text: string) => string,
+  profile: ClientProfile = NATIVE_PROFILE,
+  known: { id?: string | undefined; type?: string | undefined } = {},
+): string {
+  const parts = event !== null && typeof event === 'object' ? envelopeParts(profile, event as Record<string, unknown>) : { data: event };
+  const text = (value: unknown) => (value === undefined || value === null ? undefined : String(value));
+  const type = text(parts.type) ?? known.type ?? '-';
+  const subject = text(parts.subject);
+  const data = JSON.stringify(parts.data ?? event) ?? 'null';
   return [
-    paint(2, event.time),
-    paint(colourOf(event.type), event.type.padEnd(24)),
-    paint(2, event.id),
-    event.subject ? paint(1, event.subject) : '-',
+    paint(2, text(parts.time) ?? '-'),
+    paint(colourOf(type), type.padEnd(24)),
+    paint(2, text(parts.id) ?? known.id ?? '-'),
+    subject ? paint(1, subject) : '-',
     data.length > 160 ? `${data.slice(0, 157)}...` : data,
   ].join('  ');
 }
@@ -32,7 +47,7 @@ export const tailCommand = {
     '  --since-id ID        start with history after this event id',
     '  --until TIME / --until-id ID   stop there',
     '  --json               print each event as one JSON line (NDJSON)',
-    '  --transport sse|ws   default sse',
+    '  --transport sse|ws   default sse (ws when the bundle has only a WebSocket stream)',
     '  --count N            exit after N events',
     '',
     'Reconnects by itself (resuming where it stopped); connection changes go to stderr.',
@@ -50,15 +65,17 @@ export const tailCommand = {
       transport: { type: 'string' },
       count: { type: 'string' },
     });
-    const transport = values.transport ?? 'sse';
+    const client = clientOf(values);
+    const transport = values.transport ?? (client.profile.paths.sse === undefined && client.profile.paths.ws !== undefined ? 'ws' : 'sse');
     if (transport !== 'sse' && transport !== 'ws') throw new UsageError('--transport must be sse or ws');
     const count = values.count === undefined ? Infinity : Number(values.count);
     if (!(count > 0)) throw new UsageError('--count must be a positive number');
     const paint = painter(process.stdout);
     const note = painter(process.stderr);
     const types = typesOf(values.types);
-    const subscription = connect({
-      ...clientOf(values),
+    const { bundleDir: _dir, ...target } = client;
+    const subscription = subscribe({
+      ...target,
       transport,
       ...(types ? { types } : {}),
       ...(values.since ? { since: values.since } : {}),
@@ -78,7 +95,8 @@ export const tailCommand = {
     let seen = 0;
     try {
       for await (const event of subscription) {
-        process.stdout.write(`${values.json ? JSON.stringify(event) : formatEvent(event, paint)}\n`);
+        const known = { id: subscription.lastEventId, type: subscription.lastEventType };
+        process.stdout.write(`${values.json ? JSON.stringify(event) : formatEvent(event, paint, client.profile, known)}\n`);
         if (++seen >= count) break;
       }
     } finally {
