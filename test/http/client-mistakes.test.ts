@@ -16,7 +16,12 @@ describe('client mistakes in bodies, queries and methods', () => {
   });
 
   const post = (headers: Record<string, string>, body: string | Uint8Array) =>
-    fetch(`${server.url}/v1/events`, { method: 'POST', headers: { ...server.auth('writer'), ...headers }, body });
+    fetch(`${server.url}/v1/events`, {
+      method: 'POST',
+      headers: { ...server.auth('writer'), ...headers },
+      // A Buffer is a Uint8Array; undici takes either, the DOM BodyInit type only the former as a Blob part.
+      body: typeof body === 'string' ? body : new Blob([new Uint8Array(body)]),
+    });
 
   it.each([
     ['charset=latin1', { 'Content-Type': 'application/json; charset=latin1' }, EVENT, 415, 'UNSUPPORTED_MEDIA_TYPE'],
