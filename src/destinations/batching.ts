@@ -65,16 +65,20 @@ export class AcceptedIds {
   /** A cap against callers that do not send in log order; past it the memory is cleared (which only risks a duplicate). */
   static readonly MAX = 100_000;
 
-  /** Forgets ids before the first of `events`, and gives the events not accepted yet, in order. */
+  /**
+   * Forgets ids before the first of `events`, and gives the events not accepted yet, in order. An
+   * event whose envelope carries no string `id` (a bundle may leave it to the SSE `id:` line) is
+   * never taken as accepted: it may be posted twice, never skipped.
+   */
   pending(events: readonly SpecstreamEvent[]): SpecstreamEvent[] {
-    const first = events[0]?.id;
-    if (first !== undefined) for (const id of this.#ids) if (id < first) this.#ids.delete(id);
-    return events.filter((event) => !this.#ids.has(event.id));
+    const first: unknown = events[0]?.id;
+    if (typeof first === 'string') for (const id of this.#ids) if (id < first) this.#ids.delete(id);
+    return events.filter((event) => typeof event.id !== 'string' || !this.#ids.has(event.id));
   }
 
-  /** Records events the sink accepted. */
+  /** Records events the sink accepted (those with a string `id`). */
   add(events: Iterable<SpecstreamEvent>): void {
-    for (const event of events) this.#ids.add(event.id);
+    for (const event of events) if (typeof event.id === 'string') this.#ids.add(event.id);
     if (this.#ids.size > AcceptedIds.MAX) this.#ids.clear();
   }
 

@@ -5,11 +5,12 @@
  */
 import type { BigQuery, BigQueryOptions } from '@google-cloud/bigquery';
 import type { SpecstreamEvent } from '../generated/events.js';
-import { isRetryableStatus, PermanentError, RetryableError, type Destination } from './destination.js';
+import { batchingOf, isRetryableStatus, PermanentError, RetryableError, type BatchingOptions, type Destination } from './destination.js';
 import { assertPeerInstalled, importPeer } from './optional-peer.js';
+import { eventData, eventTime, NATIVE_ENVELOPE_KEYS, type EnvelopeKeys } from './wire-event.js';
 
 /** Options of {@link BigQueryDestination}. Everything but `bigquery` and `authClient` is plain data (a config file can hold it). */
-export interface BigQueryDestinationOptions {
+export interface BigQueryDestinationOptions extends BatchingOptions {
   /** The project of the table. Defaults to the credentials' project (`GOOGLE_CLOUD_PROJECT`, the key file, the metadata server). */
   projectId?: string;
   /** The dataset of the table. */
@@ -85,17 +86,21 @@ export interface BigQueryRow {
 /**
  * Maps an event to its row. `time` stays the envelope's RFC 3339 string, which BigQuery parses
  * (offset included) into a TIMESTAMP; `data` is JSON text, as insertAll takes a `JSON` column.
+ * Time and data are read through `keys` (a bundle's envelope: `createdAt` for
+ * examples/grant-events); CloudEvents attributes the envelope does not carry are `''`
+ * (`source`, `specversion`), `application/json` (`datacontenttype`) or null (`subject`).
  */
-export function bigQueryRow(event: SpecstreamEvent): BigQueryRow {
+export function bigQueryRow(event: SpecstreamEvent, keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS): BigQueryRow {
+  const attributes = event as Partial<SpecstreamEvent>;
   return {
     id: event.id,
     type: event.type,
-    time: event.time,
-    source: event.source,
-    subject: event.subject ?? null,
-    data: JSON.stringify(event.data),
-    specversion: event.specversion,
-    datacontenttype: event.datacontenttype,
+    time: eventTime(event, keys) ?? '',
+    source: attributes.source ?? '',
+    subject: attributes.subject ?? null,
+    data: JSON.stringify(eventData(event, keys) ?? {}),
+    specversion: attributes.specversion ?? '',
+    datacontenttype: attributes.datacontenttype ?? 'application/json',
   };
 }
 
@@ -162,9 +167,13 @@ function classify(error: unknown, name: string, events: readonly SpecstreamEvent
  */
 export class BigQueryDestination implements Destination {
   readonly name: string;
+  /** From the options (`batchSize`, `flushIntervalMs`): how the forwarder batches for it unless `addDestination` says otherwise. */
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
   readonly #options: BigQueryDestinationOptions;
   #client: Promise<BigQuery> | undefined;
   #closed = false;
+  #keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS;
 
   /**
    * @throws TypeError without `dataset` or `table`; RangeError on `maxRetries` < 0 or `timeoutMs` <= 0;
@@ -181,6 +190,12 @@ export class BigQueryDestination implements Destination {
     this.#options = options;
     const project = options.projectId ?? options.bigquery?.projectId;
     this.name = options.name ?? `bigquery:${project && project !== '{{projectId}}' ? `${project}.` : ''}${options.dataset}.${options.table}`;
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'BigQueryDestination'));
+  }
+
+  /** Reads each row's time and data through the envelope's keys. */
+  useEnvelope(keys: EnvelopeKeys): void {
+    this.#keys = keys;
   }
 
   /** The client, built on first use from the lazily imported library. */
@@ -207,7 +222,7 @@ export class BigQueryDestination implements Destination {
     if (events.length === 0) return;
     const bigquery = await this.#bigquery();
     const table = bigquery.dataset(this.#options.dataset).table(this.#options.table);
-    const rows = events.map((event) => ({ insertId: event.id, json: bigQueryRow(event) }));
+    const rows = events.map((event) => ({ insertId: event.id, json: bigQueryRow(event, this.#keys) }));
     const insert = table.insert(rows, {
       raw: true,
       // The client would re-send failed rows (invalid ones included) itself; the forwarder decides instead.

@@ -6,7 +6,8 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { SpecstreamEvent } from '../generated/events.js';
 import { AcceptedIds, describeFetchError, encodeItem, positiveInteger, splitIntoRequests, type EncodedItem } from './batching.js';
-import { errorForStatus, PermanentError, RetryableError, type Destination } from './destination.js';
+import { batchingOf, errorForStatus, PermanentError, RetryableError, type BatchingOptions, type Destination } from './destination.js';
+import { eventTime, NATIVE_ENVELOPE_KEYS, type EnvelopeKeys } from './wire-event.js';
 
 const gzip = promisify(gzipCallback);
 
@@ -21,7 +22,7 @@ export const DATADOG_LIMITS = {
 } as const;
 
 /** Options of {@link DatadogDestination}. All are JSON values except `fetch`. */
-export interface DatadogDestinationOptions {
+export interface DatadogDestinationOptions extends BatchingOptions {
   /** A Datadog API key, sent as `DD-API-KEY`. */
   apiKey: string;
   /**
@@ -42,7 +43,7 @@ export interface DatadogDestinationOptions {
   /** Tags (`key:value`) added to every log's `ddtags`, before `type:<event type>`. Defaults to none. */
   tags?: string[];
   /**
-   * Whether the log's date is the event's `time` (sent as the `date` attribute, which Datadog uses as
+   * Whether the log's date is the event's time (`time`, or the envelope's time key such as `createdAt`, sent as the `date` attribute, which Datadog uses as
    * the official timestamp) rather than the time Datadog received it. Defaults to true. Datadog
    * accepts dates up to 18 hours in the past: set false to backfill older events.
    */
@@ -76,7 +77,7 @@ export interface DatadogLogEntry {
   service?: string;
   /** A one-line summary: `<type> <subject> (<id>)`, or `<type> (<id>)` without a subject. */
   message: string;
-  /** The event's `time` (ISO 8601), which Datadog takes as the log's timestamp. */
+  /** The event's time (ISO 8601; the envelope's time key), which Datadog takes as the log's timestamp. */
   date?: string;
   /** The whole event envelope, searchable as `@specstream.type`, `@specstream.data.<field>`… */
   specstream: SpecstreamEvent;
@@ -88,7 +89,8 @@ export interface DatadogLogEntry {
  * level holds only Datadog's own attributes (`ddsource`, `ddtags`, `hostname`, `service`, `message`,
  * `date`).
  */
-export function datadogLogEntry(event: SpecstreamEvent, options: DatadogLogOptions = {}): DatadogLogEntry {
+export function datadogLogEntry(event: SpecstreamEvent, options: DatadogLogOptions = {}, keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS): DatadogLogEntry {
+  const date = (options.useEventTime ?? true) ? eventTime(event, keys) : undefined;
   // Key order is fixed (Datadog's attributes first), and unset options are left out rather than null.
   return {
     ddsource: options.ddsource ?? 'specstream',
@@ -96,7 +98,7 @@ export function datadogLogEntry(event: SpecstreamEvent, options: DatadogLogOptio
     ...(options.hostname !== undefined && { hostname: options.hostname }),
     ...(options.service !== undefined && { service: options.service }),
     message: event.subject === undefined ? `${event.type} (${event.id})` : `${event.type} ${event.subject} (${event.id})`,
-    ...((options.useEventTime ?? true) && { date: event.time }),
+    ...(date !== undefined && { date }),
     specstream: event,
   };
 }
@@ -121,6 +123,9 @@ export class DatadogDestination implements Destination {
   readonly #limits: { maxRequestBytes: number; maxEntryBytes: number; maxEntriesPerRequest: number };
   readonly #accepted = new AcceptedIds();
   #closed = false;
+  #keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS;
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
 
   /** @throws TypeError without `apiKey`, or with a bad `site`, `url` or tag; RangeError on a limit out of range */
   constructor(options: DatadogDestinationOptions) {
@@ -149,6 +154,12 @@ export class DatadogDestination implements Destination {
     this.#options = options;
     this.url = url;
     this.name = options.name ?? 'datadog';
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'DatadogDestination'));
+  }
+
+  /** Reads each event's time (the log's `date`) from the envelope's time key. */
+  useEnvelope(keys: EnvelopeKeys): void {
+    this.#keys = keys;
   }
 
   /**
@@ -158,7 +169,7 @@ export class DatadogDestination implements Destination {
    */
   async send(events: readonly SpecstreamEvent[]): Promise<void> {
     if (this.#closed) throw new Error(`${this.name}: send() after close()`);
-    const items = this.#accepted.pending(events).map((event) => encodeItem(event, datadogLogEntry(event, this.#options)));
+    const items = this.#accepted.pending(events).map((event) => encodeItem(event, datadogLogEntry(event, this.#options, this.#keys)));
     const oversize = items.find((item) => item.bytes > this.#limits.maxEntryBytes);
     if (oversize) {
       throw new PermanentError(`${this.name}: event ${oversize.event.id} is ${oversize.bytes} bytes as a log entry, over the limit of ${this.#limits.maxEntryBytes}`);

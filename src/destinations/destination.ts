@@ -3,6 +3,7 @@
  * how the forwarder batches and retries for it, and how a failure is classified.
  */
 import type { SpecstreamEvent } from '../generated/events.js';
+import type { EnvelopeKeys, WireEvent } from './wire-event.js';
 
 /**
  * A sink the forwarder delivers batches to. The forwarder calls `send` with one batch at a time, in
@@ -23,6 +24,70 @@ export interface Destination {
   flush(): Promise<void>;
   /** Flushes and releases resources. Safe to call twice. */
   close(): Promise<void>;
+  /**
+   * Called once by the forwarder before the first `send` with where the stream's envelope keeps the
+   * event's id, type, time and data (the bundle's `x-specstream-envelope`): the built-in destinations
+   * read an event's time and data through these keys, so they work on any bundle's events (e.g.
+   * `createdAt` for examples/grant-events). Not called: the native keys (`time`, `data`) apply.
+   */
+  useEnvelope?(keys: EnvelopeKeys): void;
+  /** The batch size this destination asks for (see {@link BatchingOptions}); `addDestination`'s options win. */
+  readonly batchSize?: number;
+  /** The flush interval this destination asks for (see {@link BatchingOptions}); `addDestination`'s options win. */
+  readonly flushIntervalMs?: number;
+}
+
+/**
+ * The "Shared Configuration" every built-in destination takes in its constructor (as
+ * `@grantex/destinations` does): how the forwarder batches for it. `addDestination(destination,
+ * options)` overrides them; unset, the {@link DestinationOptions} defaults apply.
+ */
+export interface BatchingOptions {
+  /** Number of events to buffer before a batch is sent. Defaults to 100. */
+  batchSize?: number;
+  /** Longest time (ms) an incomplete batch waits for more events before it is sent anyway. Defaults to 1 000. */
+  flushIntervalMs?: number;
+}
+
+/**
+ * The destination interface of `@grantex/destinations`: `name`, `send(events)`, `flush()`,
+ * `close()`, with events as the stream sends them (a {@link WireEvent}; `GrantexEvent` for
+ * examples/grant-events). The forwarder calls it exactly as a {@link Destination}: `send` with one
+ * batch at a time in log order, then `flush`; the batch is acknowledged (checkpointed) once both
+ * resolved; a rejection retries it (`PermanentError`: dead-letters it). `send` gets its own array,
+ * which it may modify.
+ */
+export interface EventDestination<E extends object = WireEvent> {
+  readonly name: string;
+  send(events: E[]): Promise<void>;
+  flush(): Promise<void>;
+  close(): Promise<void>;
+  /** Optional: see {@link Destination.useEnvelope}. */
+  useEnvelope?(keys: EnvelopeKeys): void;
+  /** Optional: the batch size it asks for. */
+  readonly batchSize?: number;
+  /** Optional: the flush interval it asks for, in ms. */
+  readonly flushIntervalMs?: number;
+}
+
+/** What the forwarder accepts: a {@link Destination} (typed by the native catalog) or an {@link EventDestination}. */
+export type AnyDestination = Destination | EventDestination;
+
+/**
+ * Reads the {@link BatchingOptions} of a built-in destination's constructor options, checked now
+ * (a `RangeError` at construction rather than at `start()`).
+ */
+export function batchingOf(options: BatchingOptions, what: string): BatchingOptions {
+  const batching: BatchingOptions = {};
+  if (options.batchSize !== undefined) {
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new RangeError(`${what}: batchSize must be an integer >= 1, got ${options.batchSize}`);
+    batching.batchSize = options.batchSize;
+  }
+  if (options.flushIntervalMs !== undefined) {
+    if (!(options.flushIntervalMs >= 0)) throw new RangeError(`${what}: flushIntervalMs must be >= 0, got ${options.flushIntervalMs}`);
+    batching.flushIntervalMs = options.flushIntervalMs;
+  }
+  return batching;
 }
 
 /** How the forwarder batches and retries for one destination. */

@@ -5,10 +5,10 @@ import { mkdirSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { SpecstreamEvent } from '../generated/events.js';
-import type { Destination } from './destination.js';
+import { batchingOf, type BatchingOptions, type Destination } from './destination.js';
 
 /** Options of {@link FileDestination}. */
-export interface FileDestinationOptions {
+export interface FileDestinationOptions extends BatchingOptions {
   /** The file to append to (created with its directory if missing), or `'-'` for stdout. */
   path: string;
   /** Defaults to `file:<path>` (`stdout` for `'-'`). */
@@ -23,6 +23,9 @@ export interface FileDestinationOptions {
  */
 export class FileDestination implements Destination {
   readonly name: string;
+  /** From the options (`batchSize`, `flushIntervalMs`): how the forwarder batches for it unless `addDestination` says otherwise. */
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
   readonly path: string;
   #file: FileHandle | undefined;
   #closed = false;
@@ -32,6 +35,7 @@ export class FileDestination implements Destination {
     if (typeof options.path !== 'string' || options.path === '') throw new TypeError('FileDestination: `path` is required');
     this.path = options.path;
     this.name = options.name ?? (options.path === '-' ? 'stdout' : `file:${options.path}`);
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'FileDestination'));
   }
 
   async send(events: readonly SpecstreamEvent[]): Promise<void> {

@@ -6,14 +6,20 @@
  * not yet acknowledged, never skips an event, and a slow or failing destination never stalls the
  * others. The overall position ({@link Forwarder.position}) is the slowest destination's.
  */
-import { connect } from '../client/connect.js';
 import type { BackoffOptions } from '../client/backoff.js';
+import { subscribe, type ConnectOptions, type DroppedNotice } from '../client/connect.js';
 import { errorFor, SpecstreamError } from '../client/errors.js';
+import { credentialsFor, operationsOf, type ClientProfile } from '../client/profile.js';
+import { NATIVE_PROFILE } from '../generated/wire-profile.js';
 import { FileCheckpoint, oldestPosition, type Checkpoint, type Positions } from './checkpoint.js';
-import { resolveDestinationOptions, type Destination, type DestinationOptions } from './destination.js';
-import { Lane, type DestinationMetrics } from './lane.js';
+import { resolveDestinationOptions, type AnyDestination, type DestinationOptions } from './destination.js';
+import { Lane, type DestinationMetrics, type EventStream } from './lane.js';
+import { NATIVE_ENVELOPE_KEYS, type EnvelopeKeys } from './wire-event.js';
 
 export type { DestinationMetrics } from './lane.js';
+
+/** What the forwarder uses of an SDK subscription. */
+type ForwardedStream = EventStream & { on(name: 'dropped', listener: (notice: DroppedNotice) => void): () => void };
 
 /** Options of {@link Forwarder}. */
 export interface ForwarderOptions {
@@ -21,6 +27,8 @@ export interface ForwarderOptions {
   url: string;
   /** An API key secret with `events:read` (or `events:read:<type>`) scope. */
   token?: string;
+  /** The key id, for a bundle whose stream accepts only Basic (`base64(keyId:token)`); or write the token as `id:secret`. */
+  keyId?: string;
   /** Types or globs to forward (`['grant.*']`); defaults to every type the token may read. */
   types?: readonly string[];
   /** Where the positions are kept: a {@link Checkpoint}, or a file path for a {@link FileCheckpoint}. */
@@ -41,6 +49,16 @@ export interface ForwarderOptions {
   transport?: 'sse';
   /** The SDK's reconnect delays. */
   reconnect?: BackoffOptions;
+  /**
+   * The profile of the bundle the server serves when it is not the native one (the SDK's
+   * `ClientProfile`, or a plain wire profile: paths, credentials, parameter names, framing, envelope
+   * keys), e.g. `loadProfile({ specs: 'examples/grant-events' })` of `specstream/client`. The SDK
+   * reads the stream with it; its operations pick the `HEAD` that finds the live start (or a `GET`
+   * of the SSE stream when the bundle has no `HEAD`); its envelope keys tell the built-in
+   * destinations where an event's time and data are (`Destination.useEnvelope`). Defaults to the
+   * native bundle's.
+   */
+  profile?: ClientProfile;
   /** The fetch to use; defaults to the global one. */
   fetch?: typeof fetch;
   /**
@@ -88,7 +106,7 @@ export type ForwarderState = 'idle' | 'running' | 'stopping' | 'stopped';
 export class Forwarder {
   readonly #options: ForwarderOptions;
   readonly #checkpoint: Checkpoint;
-  readonly #added: { destination: Destination; options: DestinationOptions }[] = [];
+  readonly #added: { destination: AnyDestination; options: DestinationOptions }[] = [];
   #lanes: Lane[] = [];
   #saving: Promise<void> = Promise.resolve();
   #saveWanted = false;
@@ -140,14 +158,25 @@ export class Forwarder {
   }
 
   /**
-   * Adds a destination with its batching and retry options. Only before `start()`.
-   * @throws TypeError after `start()` or on a duplicate name; RangeError on an option out of range
+   * Adds a destination (a `Destination` or an `EventDestination`) with its batching and retry
+   * options. `batchSize` and `flushIntervalMs` default to the destination's own (the ones its
+   * constructor took), then to the {@link DestinationOptions} defaults. Only before `start()`.
+   * @throws TypeError after `start()`, on a duplicate name or on a destination without `name`,
+   *   `send`, `flush` and `close`; RangeError on an option out of range
    */
-  addDestination(destination: Destination, options: DestinationOptions = {}): this {
+  addDestination(destination: AnyDestination, options: DestinationOptions = {}): this {
     if (this.#state !== 'idle') throw new TypeError('Forwarder: addDestination() after start()');
+    const shape = destination as Partial<Record<'name' | 'send' | 'flush' | 'close', unknown>> | null;
+    if (typeof shape !== 'object' || shape === null || typeof shape.name !== 'string' || shape.name === '' || !['send', 'flush', 'close'].every((method) => typeof (shape as Record<string, unknown>)[method] === 'function')) {
+      throw new TypeError('Forwarder: a destination needs a non-empty `name` and `send`, `flush` and `close` methods');
+    }
     if (this.#added.some((added) => added.destination.name === destination.name)) throw new TypeError(`Forwarder: duplicate destination name "${destination.name}"`);
-    resolveDestinationOptions(options); // throws now rather than at start()
-    this.#added.push({ destination, options });
+    const own: DestinationOptions = {};
+    if (destination.batchSize !== undefined) own.batchSize = destination.batchSize;
+    if (destination.flushIntervalMs !== undefined) own.flushIntervalMs = destination.flushIntervalMs;
+    const merged = { ...own, ...definedOnly(options) };
+    resolveDestinationOptions(merged); // throws now rather than at start()
+    this.#added.push({ destination, options: merged });
     return this;
   }
 
@@ -179,6 +208,9 @@ export class Forwarder {
       const from = this.#options.from ?? 'live';
       const needsStart = this.#added.some(({ destination }) => saved[destination.name] === undefined);
       const start = !needsStart ? {} : from === 'live' ? { since: await this.#serverNow() } : 'sinceId' in from ? { sinceId: from.sinceId } : { since: from.since };
+      const profile = this.#options.profile;
+      const envelope: EnvelopeKeys = profile?.envelope ?? NATIVE_ENVELOPE_KEYS;
+      for (const { destination } of this.#added) destination.useEnvelope?.(envelope);
       const hooks = {
         onAck: (lane: Lane, batch: { events: number; latencyMs: number }) => {
           this.#scheduleSave();
@@ -193,18 +225,23 @@ export class Forwarder {
             saved[destination.name],
             { ...hooks, onWarning: (error) => this.#options.onWarning?.(destination.name, error) },
             this.#abandon.signal,
+            envelope,
           ),
       );
       for (const lane of this.#lanes) {
-        const subscription = connect({
+        const options: ConnectOptions = {
           url: this.#options.url,
           token: this.#options.token,
+          keyId: this.#options.keyId,
           types: this.#options.types,
           transport: this.#options.transport,
           backoff: this.#options.reconnect,
           fetch: this.#options.fetch,
+          ...(profile !== undefined ? { profile } : {}),
           ...(lane.startPosition !== undefined ? { lastEventId: lane.startPosition } : start),
-        });
+        };
+        // Events are passed on as the wire sent them, whichever bundle the options choose.
+        const subscription = subscribe(options) as ForwardedStream;
         // The server's retention dropped events this destination never saw: they cannot be forwarded, say so.
         subscription.on('dropped', (notice) =>
           this.#options.onWarning?.(
@@ -221,20 +258,39 @@ export class Forwarder {
     }
   }
 
-  /** The server's clock (its `Date` header, whole seconds), asked with the forwarder's token and types, which it also checks. */
+  /**
+   * The server's clock (its `Date` header, whole seconds), asked with the forwarder's token and
+   * types, which it also checks: a `HEAD` of the stream, or, for a bundle that declares no `HEAD`
+   * (examples/grant-events), a `GET` of the SSE stream whose body is cancelled once the headers
+   * arrived. Deadline: {@link START_TIMEOUT_MS}.
+   */
   async #serverNow(): Promise<string> {
-    const url = new URL('/v1/events/stream', this.#options.url);
-    if (this.#options.types?.length) url.searchParams.set('types', this.#options.types.join(','));
+    const profile = this.#options.profile ?? NATIVE_PROFILE;
+    const operations = operationsOf(profile);
+    const operation = operations.head ?? operations.sse;
+    if (!operation) throw new TypeError(`Forwarder: the bundle "${profile.name}" has no SSE stream, the only one a forwarder reads`);
+    const method = operations.head ? 'HEAD' : 'GET';
+    const url = new URL(operation.path, this.#options.url);
+    if (this.#options.types?.length) url.searchParams.set(operation.query.types ?? 'types', this.#options.types.join(','));
+    const credentials = credentialsFor(operation.auth, { token: this.#options.token, keyId: this.#options.keyId }, `${method} ${operation.path}`);
+    for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
     const fetchImpl = this.#options.fetch ?? globalThis.fetch.bind(globalThis);
     let response: Response;
     try {
-      response = await fetchImpl(url, { method: 'HEAD', headers: this.#options.token ? { Authorization: `Bearer ${this.#options.token}` } : {} });
+      response = await fetchImpl(url, {
+        method,
+        headers: { ...(method === 'GET' ? { Accept: 'text/event-stream' } : {}), ...credentials.headers },
+        signal: AbortSignal.timeout(START_TIMEOUT_MS),
+      });
     } catch (error) {
       throw new SpecstreamError(0, 'NETWORK', `cannot reach ${this.#options.url} to find the live start: ${error instanceof Error ? error.message : String(error)}`, undefined, {
         cause: error,
       });
     }
-    if (!response.ok) throw errorFor(response.status, undefined, `HEAD ${url.pathname} answered ${response.status}`);
+    let body: unknown;
+    if (method === 'GET' && !response.ok) body = await response.json().catch(() => undefined);
+    await response.body?.cancel().catch(() => {});
+    if (!response.ok) throw errorFor(response.status, body as never, `${method} ${operation.path} answered ${response.status}`);
     const date = Date.parse(response.headers.get('date') ?? '');
     return new Date(Number.isNaN(date) ? Date.now() : date).toISOString();
   }
@@ -301,5 +357,13 @@ export class Forwarder {
 /** The message refusing `transport` (anything but `sse`): why a forwarder reads only SSE. */
 export const transportRefused = (transport: string) =>
   `Forwarder: transport "${transport}" is not supported: a forwarder reads SSE only, because SSE is read only as fast as the destinations take events (memory bounded by highWaterMark), while a WebSocket's events would queue without bound; use transport: sse (the default)`;
+
+/** How long finding the live start (the `HEAD` or `GET` of {@link Forwarder.start}) may take: 30 000 ms. */
+export const START_TIMEOUT_MS = 30_000;
+
+/** `options` without its undefined members (so they do not override a destination's own). */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
 
 const sleepMs = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());

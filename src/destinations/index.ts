@@ -1,6 +1,7 @@
 /**
  * Destinations (`specstream/destinations`): forward a Specstream stream to other
- * systems at least once. See {@link Forwarder}.
+ * systems at least once. See {@link Forwarder}, and {@link EventSource} for the API of
+ * `@grantex/destinations` (`EventSource`, `EventDestination`, `GrantexEvent`, `SplunkDestination`).
  */
 export { FileCheckpoint, MemoryCheckpoint, oldestPosition, type Checkpoint, type Positions } from './checkpoint.js';
 export {
@@ -11,13 +12,20 @@ export {
   resolveDestinationOptions,
   RetryableError,
   retryDelay,
+  type AnyDestination,
+  type BatchingOptions,
   type Destination,
   type DestinationOptions,
+  type EventDestination,
   type ResolvedDestinationOptions,
   type RetryBackoffOptions,
 } from './destination.js';
 export { FileDestination, type FileDestinationOptions } from './file-destination.js';
-export { Forwarder, type BatchReport, type DestinationMetrics, type ForwarderOptions, type ForwarderState, type StopOptions } from './forwarder.js';
+export { defaultCheckpointPath, EventSource, type EventSourceOptions } from './event-source.js';
+export { MAX_SPEC_BYTES, serverProfile, SPEC_TIMEOUT_MS, type ServerProfileOptions } from './server-profile.js';
+export { SplunkDestination, type SplunkDestinationOptions } from './splunk-destination.js';
+export { eventData, eventTime, NATIVE_ENVELOPE_KEYS, type EnvelopeKeys, type GrantexEvent, type WireEvent } from './wire-event.js';
+export { Forwarder, START_TIMEOUT_MS, type BatchReport, type DestinationMetrics, type ForwarderOptions, type ForwarderState, type StopOptions } from './forwarder.js';
 export { signWebhook, WebhookDestination, webhookMessageId, type WebhookDestinationOptions } from './webhook-destination.js';
 export { ForwardConfigError, interpolateEnv, loadForwardConfig, parseForwardConfig, type ForwardConfig } from './forward-config.js';
 export { DESTINATION_TYPES, type DestinationType } from './forward-destinations.js';

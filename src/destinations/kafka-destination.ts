@@ -8,8 +8,9 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import type { CompressionTypes, Kafka, KafkaConfig, Producer, ProducerBatch, SASLOptions } from 'kafkajs';
 import type { GenericEnvelope, SpecstreamEvent } from '../generated/events.js';
-import { PermanentError, RetryableError, type Destination } from './destination.js';
+import { batchingOf, PermanentError, RetryableError, type BatchingOptions, type Destination } from './destination.js';
 import { assertPeerInstalled, importPeer } from './optional-peer.js';
+import { eventData, NATIVE_ENVELOPE_KEYS, type EnvelopeKeys } from './wire-event.js';
 
 /** Which attribute of an event becomes the record key, and so chooses the partition. */
 export type KafkaKeyAttribute = 'subject' | 'type' | 'id';
@@ -25,7 +26,7 @@ export interface KafkaSaslOptions {
 export type KafkaProducerLike = Pick<Producer, 'sendBatch'>;
 
 /** Options of {@link KafkaDestination}. Everything but `kafka` and `producer` is plain JSON. */
-export interface KafkaDestinationOptions {
+export interface KafkaDestinationOptions extends BatchingOptions {
   /**
    * The topic, where `{type}` is replaced by the event's type: `'events'` (one topic) or
    * `'specstream.{type}'` (one per type). The result must be a legal Kafka topic name (1 to 249 of
@@ -85,6 +86,8 @@ export interface KafkaMappingOptions {
   topic: string;
   /** Defaults to `subject`. */
   key?: KafkaKeyAttribute;
+  /** Where the envelope keeps the data (the record's value; not a header). Defaults to the native envelope's `data`. */
+  envelope?: EnvelopeKeys;
 }
 
 const LEGAL_TOPIC = /^[A-Za-z0-9._-]{1,249}$/;
@@ -118,15 +121,16 @@ export function kafkaTopic(template: string, type: string): string {
  * @throws TypeError, RangeError as {@link kafkaTopic}
  */
 export function toKafkaMessage(event: SpecstreamEvent | GenericEnvelope, options: KafkaMappingOptions): KafkaRecord {
+  const keys = options.envelope ?? NATIVE_ENVELOPE_KEYS;
   const headers: Record<string, string> = { 'content-type': event.datacontenttype ?? 'application/json' };
   for (const [name, value] of Object.entries(event)) {
-    if (name === 'data' || name === 'datacontenttype' || value === undefined || value === null) continue;
+    if (name === keys.data || name === 'datacontenttype' || value === undefined || value === null) continue;
     // CloudEvents attributes are scalars; anything else is not an attribute and has no header form.
     if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') headers[`ce_${name}`] = String(value);
   }
   const keyBy = options.key ?? 'subject';
   const key = keyBy === 'subject' ? (event.subject ?? event.type) : keyBy === 'type' ? event.type : event.id;
-  const data: unknown = (event as { data?: unknown }).data;
+  const data = eventData(event, keys);
   return {
     topic: kafkaTopic(options.topic, event.type),
     message: { key, value: data === undefined ? null : Buffer.from(JSON.stringify(data), 'utf8'), headers },
@@ -171,11 +175,15 @@ function unwrap(error: unknown): unknown {
  */
 export class KafkaDestination implements Destination {
   readonly name: string;
+  /** From the options (`batchSize`, `flushIntervalMs`): how the forwarder batches for it unless `addDestination` says otherwise. */
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
   readonly #options: KafkaDestinationOptions;
   readonly #brokers: string[];
   /** The producer, once `send` asked for it; a rejected one is dropped, so the next `send` connects again. */
   #producer: Promise<KafkaProducerLike> | undefined;
   #closed = false;
+  #keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS;
 
   /**
    * @throws TypeError without `topic`, with a template that has another placeholder than `{type}`,
@@ -207,6 +215,12 @@ export class KafkaDestination implements Destination {
     if (!options.kafka && !options.producer) assertPeerInstalled('KafkaDestination', 'kafkajs');
     this.#options = options;
     this.name = options.name ?? `kafka:${options.topic}`;
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'KafkaDestination'));
+  }
+
+  /** Takes each record's value from the envelope's data key. */
+  useEnvelope(keys: EnvelopeKeys): void {
+    this.#keys = keys;
   }
 
   async send(events: readonly SpecstreamEvent[]): Promise<void> {
@@ -215,7 +229,7 @@ export class KafkaDestination implements Destination {
     for (const event of events) {
       let record: KafkaRecord;
       try {
-        record = toKafkaMessage(event, { topic: this.#options.topic, key: this.#options.key });
+        record = toKafkaMessage(event, { topic: this.#options.topic, key: this.#options.key, envelope: this.#keys });
       } catch (error) {
         throw new PermanentError(`${this.name}: event ${event.id}: ${(error as Error).message}`, { cause: error });
       }

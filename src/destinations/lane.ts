@@ -6,9 +6,8 @@
 import { mkdirSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Subscription } from '../client/connect.js';
-import type { SpecstreamEvent } from '../generated/events.js';
-import { PermanentError, retryDelay, type Destination, type ResolvedDestinationOptions } from './destination.js';
+import { PermanentError, retryDelay, type AnyDestination, type ResolvedDestinationOptions } from './destination.js';
+import { eventTime, type EnvelopeKeys, type WireEvent } from './wire-event.js';
 
 /** Counters of one destination since `start()`, and where it stands. */
 export interface DestinationMetrics {
@@ -30,7 +29,7 @@ export interface DestinationMetrics {
   queued: number;
   /** The id of the last event acknowledged (this destination's checkpoint position), if any. */
   position: string | undefined;
-  /** The `time` of that event: how far behind the log's head this destination is. */
+  /** The time of that event (the envelope's time key): how far behind the log's head this destination is. */
   positionTime: string | undefined;
 }
 
@@ -42,8 +41,19 @@ export interface LaneHooks {
   onWarning(error: unknown): void;
 }
 
+/**
+ * What a lane needs of the SDK's subscription, whatever its event type: its events, the id of the
+ * last one (the envelope's id, or the SSE `id:` line of an envelope without one), and `close`.
+ */
+export interface EventStream extends AsyncIterable<unknown> {
+  readonly lastEventId: string | undefined;
+  close(): void;
+}
+
 interface Entry {
-  event: SpecstreamEvent;
+  event: WireEvent;
+  /** The event's id as the stream gave it (its SSE `id:`, which every envelope has even without an id member). */
+  id: string;
   at: number;
 }
 
@@ -70,7 +80,7 @@ export class Lane {
   readonly metrics: DestinationMetrics;
   /** Where this lane's subscription started (its checkpointed position), if anywhere. */
   readonly startPosition: string | undefined;
-  #subscription: Subscription | undefined;
+  #subscription: EventStream | undefined;
   #consuming: Promise<void> = Promise.resolve();
   #wake: (() => void) | undefined;
   #closing = false;
@@ -78,20 +88,24 @@ export class Lane {
   #drained: (() => void)[] = [];
   #ended = false;
   readonly #abandon: AbortSignal;
+  readonly #envelope: EnvelopeKeys;
 
   /**
    * @param position the checkpointed position (where the lane resumes)
    * @param abandon aborted when the forwarder stops waiting for this lane: retries end, nothing more is acknowledged
+   * @param envelope where the events' envelope keeps the time (for `positionTime`)
    */
   constructor(
-    readonly destination: Destination,
+    readonly destination: AnyDestination,
     readonly options: ResolvedDestinationOptions,
     position: string | undefined,
     private readonly hooks: LaneHooks,
     abandon: AbortSignal,
+    envelope: EnvelopeKeys,
   ) {
     this.startPosition = position;
     this.#abandon = abandon;
+    this.#envelope = envelope;
     this.metrics = { sent: 0, failed: 0, retried: 0, deadLettered: 0, batches: 0, lastBatchLatencyMs: 0, totalBatchLatencyMs: 0, queued: 0, position, positionTime: undefined };
   }
 
@@ -100,7 +114,7 @@ export class Lane {
    * `highWaterMark` events wait (the stream is a cursor into the log, so pausing loses nothing).
    * Resolves `consumed` when the subscription ends; a subscription error is passed to `onFatal`.
    */
-  start(subscription: Subscription, highWaterMark: number, onFatal: (error: unknown) => void): void {
+  start(subscription: EventStream, highWaterMark: number, onFatal: (error: unknown) => void): void {
     this.#subscription = subscription;
     this.#done = this.#run().finally(() => {
       this.#ended = true;
@@ -109,7 +123,11 @@ export class Lane {
     this.#consuming = (async () => {
       try {
         for await (const event of subscription) {
-          this.#push({ event, at: Date.now() });
+          // The SDK moves `lastEventId` to an event's id before handing it over.
+          const wire = event as unknown as WireEvent;
+          const id = subscription.lastEventId ?? (typeof wire.id === 'string' ? wire.id : undefined);
+          if (id === undefined) throw new Error('the stream sent an event without an id (no id member, no SSE id: line): it cannot be checkpointed');
+          this.#push({ event: wire, id, at: Date.now() });
           await this.#below(highWaterMark);
         }
       } catch (error) {
@@ -189,14 +207,14 @@ export class Lane {
         this.queue.splice(0, batch.length);
         this.#notifyDrained();
         const latencyMs = Date.now() - started;
-        const last = batch[batch.length - 1]!.event;
+        const last = batch[batch.length - 1]!;
         Object.assign(this.metrics, {
           batches: this.metrics.batches + 1,
           lastBatchLatencyMs: latencyMs,
           totalBatchLatencyMs: this.metrics.totalBatchLatencyMs + latencyMs,
           queued: this.queue.length,
           position: last.id,
-          positionTime: last.time,
+          positionTime: eventTime(last.event, this.#envelope),
         });
         this.hooks.onAck(this, { events: batch.length, latencyMs });
       }
@@ -216,7 +234,9 @@ export class Lane {
     for (let attempt = 0; ; attempt++) {
       if (this.#abandon.aborted) throw new Abandoned();
       try {
-        await this.destination.send(events);
+        // Each destination gets its own array (an EventDestination may modify it). A Destination is typed
+        // by the native catalog and an EventDestination by the wire envelope: both receive the stream's events.
+        await (this.destination as { send(events: WireEvent[]): Promise<void> }).send(events);
         await this.destination.flush();
         this.metrics.sent += events.length;
         return;

@@ -10,10 +10,10 @@ import { readFileSync } from 'node:fs';
 import type { JetStreamClient } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection, PermissionViolationError, QueuedIterator, Status } from '@nats-io/transport-node';
 import type { GenericEnvelope, SpecstreamEvent } from '../generated/events.js';
-import { isRetryableStatus, PermanentError, RetryableError, type Destination } from './destination.js';
+import { batchingOf, isRetryableStatus, PermanentError, RetryableError, type BatchingOptions, type Destination } from './destination.js';
 
 /** Options of {@link NatsDestination}. Everything but `connection` is plain JSON. */
-export interface NatsDestinationOptions {
+export interface NatsDestinationOptions extends BatchingOptions {
   /** The subject, where `{type}` is replaced by the event's type. Defaults to `specstream.{type}` (e.g. `specstream.grant.created`). */
   subject?: string;
   /**
@@ -143,6 +143,9 @@ interface Connected {
  */
 export class NatsDestination implements Destination {
   readonly name: string;
+  /** From the options (`batchSize`, `flushIntervalMs`): how the forwarder batches for it unless `addDestination` says otherwise. */
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
   readonly #options: NatsDestinationOptions;
   readonly #subject: string;
   readonly #jetstream: boolean;
@@ -165,6 +168,7 @@ export class NatsDestination implements Destination {
     this.#jetstream = options.jetstream ?? true;
     this.#timeoutMs = options.timeoutMs ?? 5_000;
     this.name = options.name ?? `nats:${this.#subject}`;
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'NatsDestination'));
   }
 
   async send(events: readonly SpecstreamEvent[]): Promise<void> {

@@ -6,13 +6,14 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { SpecstreamEvent } from '../generated/events.js';
-import { isRetryableStatus, PermanentError, RetryableError, type Destination } from './destination.js';
+import { batchingOf, isRetryableStatus, PermanentError, RetryableError, type BatchingOptions, type Destination } from './destination.js';
 import { assertPeerInstalled, importPeer } from './optional-peer.js';
+import { eventTime, NATIVE_ENVELOPE_KEYS, type EnvelopeKeys } from './wire-event.js';
 
 const gzip = promisify(gzipCallback);
 
 /** Options of {@link S3Destination}. Everything but `client` is plain data (a config file can hold it). */
-export interface S3DestinationOptions {
+export interface S3DestinationOptions extends BatchingOptions {
   /** The bucket; it must exist. */
   bucket: string;
   /** Key prefix, without leading or trailing `/`. Defaults to `events`; `''` puts `dt=…` at the top. */
@@ -51,18 +52,23 @@ export interface S3Object {
 }
 
 /**
- * Splits a batch into its objects, one per (UTC date of `time`, `type`), in order of first
+ * Splits a batch into its objects, one per (UTC date of the event's time, `type`), in order of first
  * appearance; each keeps its events in batch order. The key is
- * `<prefix>/dt=YYYY-MM-DD/type=<type>/<first id>-<last id>.ndjson[.gz]`.
- * @throws PermanentError on an event whose `time` is not a date
+ * `<prefix>/dt=YYYY-MM-DD/type=<type>/<first id>-<last id>.ndjson[.gz]`. The time is the envelope
+ * member `options.envelope.time` names (`time` by default; `createdAt` for examples/grant-events).
+ * @throws PermanentError on an event whose time is not a date
  */
-export function s3Objects(events: readonly SpecstreamEvent[], options: { prefix?: string; gzip?: boolean } = {}): S3Object[] {
+export function s3Objects(events: readonly SpecstreamEvent[], options: { prefix?: string; gzip?: boolean; envelope?: EnvelopeKeys } = {}): S3Object[] {
+  const keys = options.envelope ?? NATIVE_ENVELOPE_KEYS;
   const prefix = (options.prefix ?? 'events').replace(/^\/+|\/+$/g, '');
   const extension = options.gzip === false ? '.ndjson' : '.ndjson.gz';
   const groups = new Map<string, SpecstreamEvent[]>();
   for (const event of events) {
-    const time = new Date(event.time);
-    if (Number.isNaN(time.getTime())) throw new PermanentError(`event ${event.id} has a time that is not a date: ${JSON.stringify(event.time)}`);
+    const time = new Date(eventTime(event, keys) ?? NaN);
+    if (Number.isNaN(time.getTime())) {
+      const raw: unknown = keys.time === undefined ? undefined : (event as unknown as Record<string, unknown>)[keys.time];
+      throw new PermanentError(`event ${event.id} has a time${keys.time === 'time' ? '' : ` (${keys.time ?? 'none in this envelope'})`} that is not a date: ${JSON.stringify(raw)}`);
+    }
     const partition = `dt=${time.toISOString().slice(0, 10)}/type=${encodeURIComponent(event.type)}`;
     const group = groups.get(partition);
     if (group) group.push(event);
@@ -134,10 +140,14 @@ function classify(error: unknown, name: string): RetryableError | PermanentError
  */
 export class S3Destination implements Destination {
   readonly name: string;
+  /** From the options (`batchSize`, `flushIntervalMs`): how the forwarder batches for it unless `addDestination` says otherwise. */
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
   readonly #options: S3DestinationOptions;
   #client: Promise<{ client: S3Client; PutObjectCommand: typeof import('@aws-sdk/client-s3').PutObjectCommand }> | undefined;
   #ownsClient: boolean;
   #closed = false;
+  #keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS;
 
   /** @throws TypeError without `bucket`; RangeError on `maxAttempts` < 1 or `timeoutMs` <= 0; MissingPeerError without `@aws-sdk/client-s3` */
   constructor(options: S3DestinationOptions) {
@@ -150,6 +160,12 @@ export class S3Destination implements Destination {
     this.#options = options;
     this.#ownsClient = options.client === undefined;
     this.name = options.name ?? `s3:${options.bucket}/${(options.prefix ?? 'events').replace(/^\/+|\/+$/g, '')}`;
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'S3Destination'));
+  }
+
+  /** Partitions by the time the envelope's time key names. */
+  useEnvelope(keys: EnvelopeKeys): void {
+    this.#keys = keys;
   }
 
   /** The client, built on first use from the lazily imported SDK. */
@@ -175,7 +191,7 @@ export class S3Destination implements Destination {
   async send(events: readonly SpecstreamEvent[]): Promise<void> {
     if (this.#closed) throw new Error(`${this.name}: send() after close()`);
     const compress = this.#options.gzip !== false;
-    const objects = s3Objects(events, { prefix: this.#options.prefix, gzip: compress });
+    const objects = s3Objects(events, { prefix: this.#options.prefix, gzip: compress, envelope: this.#keys });
     const { client, PutObjectCommand } = await this.#sdk();
     const signal = AbortSignal.timeout(this.#options.timeoutMs ?? 30_000);
     const results = await Promise.allSettled(

@@ -8,14 +8,15 @@ import { promisify } from 'node:util';
 import { gzip as gzipCallback } from 'node:zlib';
 import type { SpecstreamEvent } from '../generated/events.js';
 import { AcceptedIds, describeFetchError, encodeItem, positiveInteger, splitIntoRequests, type EncodedItem } from './batching.js';
-import { errorForStatus, PermanentError, RetryableError, type Destination } from './destination.js';
+import { batchingOf, errorForStatus, PermanentError, RetryableError, type BatchingOptions, type Destination } from './destination.js';
+import { eventTime, NATIVE_ENVELOPE_KEYS, type EnvelopeKeys } from './wire-event.js';
 
 const gzip = promisify(gzipCallback);
 const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Options of {@link SplunkHecDestination}. All are JSON values except `fetch`. */
-export interface SplunkHecDestinationOptions {
+export interface SplunkHecDestinationOptions extends BatchingOptions {
   /**
    * The HEC base URL, e.g. `https://splunk.example.com:8088` (Splunk Cloud:
    * `https://http-inputs-<stack>.splunkcloud.com`). A trailing `/services/collector` or
@@ -75,19 +76,22 @@ export type SplunkHecEventOptions = Pick<SplunkHecDestinationOptions, 'host' | '
 
 /** One event in Splunk's HEC JSON event protocol. */
 export interface SplunkHecEvent {
-  /** The event's `time` in seconds since the epoch, milliseconds as the fraction (`1700000000.123`). */
+  /** The event's time (the envelope's time key) in seconds since the epoch, milliseconds as the fraction (`1700000000.123`). */
   time?: number;
   host?: string;
   source?: string;
   sourcetype: string;
   index?: string;
-  /** The whole Specstream envelope. */
+  /** The whole envelope, as the stream sent it. */
   event: SpecstreamEvent;
 }
 
-/** Maps an event to a HEC event: its envelope as `event`, its `time` as `time`, the metadata from the options. */
-export function splunkHecEvent(event: SpecstreamEvent, options: SplunkHecEventOptions = {}): SplunkHecEvent {
-  const ms = Date.parse(event.time);
+/**
+ * Maps an event to a HEC event: its envelope as `event`, its time (`keys.time`: `time` natively,
+ * `createdAt` for examples/grant-events) as `time`, the metadata from the options.
+ */
+export function splunkHecEvent(event: SpecstreamEvent, options: SplunkHecEventOptions = {}, keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS): SplunkHecEvent {
+  const ms = Date.parse(eventTime(event, keys) ?? '');
   return {
     ...(Number.isFinite(ms) && { time: ms / 1_000 }),
     ...(options.host !== undefined && { host: options.host }),
@@ -130,6 +134,9 @@ export class SplunkHecDestination implements Destination {
   #unacked: Unacked[] = [];
   #closed = false;
   #closing: Promise<void> | undefined;
+  #keys: EnvelopeKeys = NATIVE_ENVELOPE_KEYS;
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
 
   /** @throws TypeError without `url` or `token`, or with a bad `url` or `channel`; RangeError on a number out of range */
   constructor(options: SplunkHecDestinationOptions) {
@@ -156,6 +163,12 @@ export class SplunkHecDestination implements Destination {
     this.url = parsed.href.replace(/\/+$/, '').replace(/\/services\/collector(\/event)?$/, '');
     this.channel = options.channel ?? (options.ack ? randomUUID() : undefined);
     this.name = options.name ?? `splunk:${parsed.host}`;
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'SplunkHecDestination'));
+  }
+
+  /** Reads each event's time (the HEC `time`) from the envelope's time key. */
+  useEnvelope(keys: EnvelopeKeys): void {
+    this.#keys = keys;
   }
 
   /**
@@ -173,7 +186,7 @@ export class SplunkHecDestination implements Destination {
     const items = this.#accepted
       .pending(events)
       .filter((event) => !inFlight.has(event.id))
-      .map((event) => encodeItem(event, splunkHecEvent(event, this.#options)));
+      .map((event) => encodeItem(event, splunkHecEvent(event, this.#options, this.#keys)));
     for (const request of splitIntoRequests(items, { maxItems: Infinity, maxBytes: this.#maxRequestBytes, framingBytes: () => 0 })) {
       const ackId = await this.#post(request);
       const sent = request.map((item) => item.event);

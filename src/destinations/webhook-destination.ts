@@ -4,10 +4,10 @@
  */
 import { createHash, createHmac } from 'node:crypto';
 import type { SpecstreamEvent } from '../generated/events.js';
-import { errorForStatus, RetryableError, type Destination } from './destination.js';
+import { batchingOf, errorForStatus, RetryableError, type BatchingOptions, type Destination } from './destination.js';
 
 /** Options of {@link WebhookDestination}. */
-export interface WebhookDestinationOptions {
+export interface WebhookDestinationOptions extends BatchingOptions {
   /** The receiver's URL. */
   url: string;
   /** The signing secret: `whsec_` followed by base64 of the key bytes (24 to 64 bytes recommended). */
@@ -54,6 +54,9 @@ export function webhookMessageId(events: readonly SpecstreamEvent[]): string {
  */
 export class WebhookDestination implements Destination {
   readonly name: string;
+  /** From the options (`batchSize`, `flushIntervalMs`): how the forwarder batches for it unless `addDestination` says otherwise. */
+  readonly batchSize?: number;
+  readonly flushIntervalMs?: number;
   readonly #options: WebhookDestinationOptions;
   #closed = false;
 
@@ -63,6 +66,7 @@ export class WebhookDestination implements Destination {
     signWebhook(options.secret, 'check', 0, ''); // validates the secret now rather than at the first send
     this.#options = options;
     this.name = options.name ?? `webhook:${new URL(options.url).host}`;
+    ({ batchSize: this.batchSize, flushIntervalMs: this.flushIntervalMs } = batchingOf(options, 'WebhookDestination'));
   }
 
   async send(events: readonly SpecstreamEvent[]): Promise<void> {
