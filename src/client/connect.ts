@@ -1,6 +1,7 @@
 import type { EventType } from '../generated/catalog.js';
 import type { SpecstreamEvent } from '../generated/events.js';
 import type { WsStatusFrame } from '../generated/frames.js';
+import { NATIVE_PROFILE } from '../generated/wire-profile.js';
 import type { Attempt, DroppedNotice, Item } from './attempt.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { isRetryable, ProfileError, SpecstreamError } from './errors.js';
@@ -103,7 +104,18 @@ export interface ConnectOptions<P extends string = string> extends ClientOptions
   WebSocket?: WebSocketConstructor;
   /** Paths of the stream operations, replacing the bundle's (e.g. behind a proxy that rewrites them). */
   paths?: { sse?: string; ws?: string; head?: string };
+  /**
+   * Called before every connection attempt for the credential to present (instead of `token`),
+   * e.g. a short-lived JWT from your backend's `POST /v1/tokens`. When the server ends a stream
+   * because its token expired (SSE `stream.expired`, WebSocket `error` `TOKEN_EXPIRED`), or refuses
+   * an expired one with 401 `TOKEN_EXPIRED`, the subscription calls it again and resumes after the
+   * last event delivered: nothing is lost or repeated. Its rejection ends the subscription.
+   */
+  getToken?: () => string | Promise<string>;
 }
+
+/** Codes with which a server ends a stream whose credentials ended; a fresh token continues it. */
+const CREDENTIAL_ENDED = new Set(['TOKEN_EXPIRED', 'CREDENTIALS_REVOKED']);
 
 /** Options that choose a bundle other than the native one (exactly one of the three). */
 export type BundleSelection = { profile: NonNullable<BundleOptions['profile']> } | { specs: string } | { specsFromServer: true | string };
@@ -140,18 +152,6 @@ export interface Subscription<E = SpecstreamEvent, S = WsStatusFrame> extends As
   close(): void;
 }
 
-/** The native query parameter names, by role. */
-const NATIVE_QUERY: Record<QueryRole, string> = {
-  types: 'types',
-  since: 'since',
-  until: 'until',
-  since_id: 'since_id',
-  until_id: 'until_id',
-  last_event_id: 'last_event_id',
-  limit: 'limit',
-  cursor: 'cursor',
-};
-
 class StaleConnection extends SpecstreamError {
   override name = 'StaleConnection';
   constructor(ms: number) {
@@ -177,13 +177,13 @@ export function queryValues(options: Pick<ConnectOptions, 'types' | 'since' | 'u
 
 /**
  * The stream query of the options (without resume point), with the parameter names `names` (by
- * role; default the native ones).
+ * role; default the native bundle's).
  *
  * @throws ProfileError `UNSUPPORTED_OPTION` for an option the names have no parameter for.
  */
 export function streamQuery(
   options: Pick<ConnectOptions, 'types' | 'since' | 'until' | 'sinceId' | 'untilId'>,
-  names: Partial<Record<QueryRole, string>> = NATIVE_QUERY,
+  names: Partial<Record<QueryRole, string>> = NATIVE_PROFILE.params,
 ): URLSearchParams {
   const query = new URLSearchParams();
   for (const [role, value] of Object.entries(queryValues(options)) as [QueryRole, string][]) {
@@ -359,8 +359,11 @@ class EventSubscription implements Subscription<unknown, unknown> {
         this.#current = controller;
         let finished = false;
         let failure: unknown;
+        let credentialsEnded = false;
         try {
           profile ??= await loadProfile(options);
+          const token = options.getToken ? await options.getToken() : options.token;
+          const auth = token === undefined ? { ...options, token: undefined } : { ...options, token };
           const operations = operationsOf(profile);
           const transport = options.transport ?? (operations.sse ? 'sse' : 'ws');
           const given = transport === 'sse' ? operations.sse : operations.ws;
@@ -371,7 +374,7 @@ class EventSubscription implements Subscription<unknown, unknown> {
           const resumeId = this.#lastEventId;
           const openedAtStart = resumeId === undefined && options.since === undefined && options.sinceId === undefined ? openedAt : undefined;
           const plan = planAttempt(op, transport, options, { resumeId, openedAt: openedAtStart }, operations.lists.length > 0, where);
-          const credentials = credentialsFor(op.auth, options, where);
+          const credentials = credentialsFor(op.auth, auth, where);
           const url = new URL(op.path, options.url);
           url.search = plan.query.toString();
           for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
@@ -380,8 +383,8 @@ class EventSubscription implements Subscription<unknown, unknown> {
             op,
             url,
             headers: { ...plan.headers, ...credentials.headers },
-            browserQuery: () => credentialsFor(op.auth, options, where, false).query,
-            check: operations.head ? this.#checkRequest(operations.head, options, plan, op) : undefined,
+            browserQuery: () => credentialsFor(op.auth, auth, where, false).query,
+            check: operations.head ? this.#checkRequest(operations.head, auth, plan, op) : undefined,
             signal: controller.signal,
             heartbeatTimeoutMs,
             opened: () => {
@@ -400,7 +403,7 @@ class EventSubscription implements Subscription<unknown, unknown> {
               if (plan.backfill !== undefined) {
                 const ops = listOperationsFor(profile, operations.lists, plan.types);
                 const values = { ...('sinceId' in plan.backfill ? { since_id: plan.backfill.sinceId } : { since: plan.backfill.since }), ...(plan.types ? { types: plan.types } : {}) };
-                const listed = readMerged(profile, ops, { url: options.url, token: options.token, keyId: options.keyId, fetch: fetchImpl, signal: controller.signal, values });
+                const listed = readMerged(profile, ops, { url: options.url, token: auth.token, keyId: options.keyId, fetch: fetchImpl, signal: controller.signal, values });
                 for await (const entry of listed) if (this.#accept(entry.id, entry.type)) yield entry.event;
               }
             } else if (item.kind === 'event') {
@@ -409,12 +412,16 @@ class EventSubscription implements Subscription<unknown, unknown> {
               // Nothing delivered yet: a reconnect resumes after the newest event this stream could have shown.
               this.#lastEventId ??= item.id;
             } else if (item.kind === 'dropped') this.#emit('dropped', item.notice);
+            else if (item.kind === 'expired') credentialsEnded = true;
             else this.#emit('status', item.frame);
           }
         } catch (error) {
           if (this.#closed) return undefined;
           const cause = controller.signal.aborted ? (controller.signal.reason as unknown) : error;
-          if (cause instanceof ProfileError || (cause instanceof SpecstreamError && !isRetryable(cause.status))) {
+          const ended = cause instanceof SpecstreamError && CREDENTIAL_ENDED.has(cause.code);
+          // A token that expired (or was revoked) is renewable when there is `getToken`, whatever the status.
+          credentialsEnded ||= ended && (cause.status === 0 || options.getToken !== undefined);
+          if (!credentialsEnded && (cause instanceof ProfileError || (cause instanceof SpecstreamError && !isRetryable(cause.status)))) {
             fatal = cause;
             throw cause;
           }
@@ -423,7 +430,8 @@ class EventSubscription implements Subscription<unknown, unknown> {
           controller.abort();
         }
         if (finished || this.#closed) return undefined;
-        const delayMs = backoffDelay(attempt, options.backoff);
+        // The server ended the stream for its token: reconnect at once (with a fresh one), not after a backoff.
+        const delayMs = credentialsEnded && attempt === 0 ? 0 : backoffDelay(attempt, options.backoff);
         attempt++;
         this.#setState({ state: 'reconnecting', attempt, delayMs, ...(failure === undefined ? {} : { error: failure }) });
         await new Promise<void>((resolve) => {

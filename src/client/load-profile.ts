@@ -19,11 +19,17 @@ export interface BundleOptions {
   /**
    * Read the bundle from the server: `GET <url>/specs/openapi.yaml` and `/specs/asyncapi.yaml`
    * (every example bundle serves them there), once per subscription or client. A string is the path
-   * the two files are under instead of `/specs/`. Node only (the bundle parser uses Node modules);
-   * in a browser pass `profile`.
+   * the two files are under instead of `/specs/`. Each request has a deadline of 30 s and reads at
+   * most 16 MiB. Node only (the bundle parser uses Node modules); in a browser pass `profile`.
    */
   specsFromServer?: true | string;
 }
+
+/** Most bytes of one spec document read from a server (`specsFromServer`): 16 MiB. */
+export const MAX_SPEC_BYTES = 16 * 1024 * 1024;
+
+/** Deadline of each spec document request (`specsFromServer`): 30 000 ms. */
+export const SPEC_TIMEOUT_MS = 30_000;
 
 type NodeProfiles = typeof import('./bundle-profile.js');
 let nodeProfiles: Promise<NodeProfiles> | undefined;
@@ -52,14 +58,43 @@ export async function loadProfile(options: BundleOptions & { url?: string; fetch
     const base = typeof options.specsFromServer === 'string' ? options.specsFromServer.replace(/\/?$/, '/') : '/specs/';
     const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
     const read = async (file: string) => {
-      const response = await fetchImpl(new URL(`${base}${file}`, options.url), { headers: { Accept: 'application/yaml, text/yaml, */*' } });
+      const url = new URL(`${base}${file}`, options.url);
+      const response = await fetchImpl(url, { headers: { Accept: 'application/yaml, text/yaml, */*' }, signal: AbortSignal.timeout(SPEC_TIMEOUT_MS) });
+      if (response.status === 404) {
+        await response.body?.cancel().catch(() => {});
+        throw new ProfileError('NO_OPERATION', `GET ${url.href} answered 404: the server does not serve its specs there (pass \`specs\` or \`profile\`)`);
+      }
       if (!response.ok) throw await errorFromResponse(response);
-      return response.text();
+      return readText(response, url.href);
     };
     const [openapi, asyncapi] = await Promise.all([read('openapi.yaml'), read('asyncapi.yaml')]);
     return (await loaders()).parseClientProfile(new URL(options.url).host, { openapi, asyncapi });
   }
   return NATIVE_PROFILE;
+}
+
+/** The body as UTF-8 text, at most {@link MAX_SPEC_BYTES}; more is a ProfileError `INVALID_BUNDLE`. */
+async function readText(response: Response, where: string): Promise<string> {
+  const tooLarge = () => new ProfileError('INVALID_BUNDLE', `${where}: more than ${MAX_SPEC_BYTES} bytes`);
+  if (Number(response.headers.get('content-length') ?? 0) > MAX_SPEC_BYTES) {
+    await response.body?.cancel().catch(() => {});
+    throw tooLarge();
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let bytes = 0;
+  let text = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return text + decoder.decode();
+    bytes += value.byteLength;
+    if (bytes > MAX_SPEC_BYTES) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    text += decoder.decode(value, { stream: true });
+  }
 }
 
 /** Throws a TypeError when `options` choose more than one of `profile`, `specs` and `specsFromServer`. */

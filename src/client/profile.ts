@@ -78,6 +78,7 @@ export function operationsOf(profile: ClientProfile): ProfileOperations {
   const summary = (path: string | undefined, extra: Partial<OperationProfile> = {}): OperationProfile | undefined =>
     path === undefined ? undefined : { path, auth: profile.auth, query, ...extra };
   const { last_event_id: _resume, limit: _limit, cursor: _cursor, ...streamQuery } = query;
+  // `Last-Event-ID` is the header every EventSource sends (WHATWG HTML), the default resume header of a bundle.
   const sse = given.sse ?? summary(profile.paths.sse, { resumeHeader: 'Last-Event-ID' });
   const ws = given.ws ?? summary(profile.paths.ws);
   const head = given.head ?? summary(profile.paths.head, { query: streamQuery });

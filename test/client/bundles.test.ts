@@ -265,6 +265,9 @@ describe('choosing the bundle', () => {
     const stored = await fromServer.publish({ type: 'grant.created', data: running.example('grant.created') });
     expect(Object.keys(stored)).toEqual(['id', 'type', 'createdAt', 'data']);
     expect((await fromServer.profile()).paths.publish).toBe('/specstream/publish');
+    const elsewhere = await createClient({ url: running.server.url, specsFromServer: '/nope/' }).profile().catch((e: unknown) => e);
+    expect(elsewhere).toBeInstanceOf(ProfileError);
+    expect((elsewhere as ProfileError).message).toContain('/nope/openapi.yaml answered 404');
     const profile = JSON.parse(JSON.stringify(wireProfile(running.bundle))) as ReturnType<typeof wireProfile>;
     for (const transport of ['sse', 'ws'] as const) {
       const subscription = track(connect({ url: running.server.url, token: BUNDLE_KEYS.reader, profile, transport, sinceId: 'evt_00000000000000000000000000' }));
