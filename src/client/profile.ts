@@ -83,7 +83,7 @@ export function operationsOf(profile: ClientProfile): ProfileOperations {
   const ws = given.ws ?? summary(profile.paths.ws);
   const head = given.head ?? summary(profile.paths.head, { query: streamQuery });
   const publish =
-    given.publish ?? (profile.paths.publish === undefined ? undefined : { path: profile.paths.publish, auth: profile.auth, query: {}, batch: profile.name === 'specstream' ? ('array' as const) : ('events' as const) });
+    given.publish ?? (profile.paths.publish === undefined ? undefined : { path: profile.paths.publish, auth: profile.auth, query: {}, batch: 'array' as const });
   const lists = given.lists ?? (profile.paths.list === undefined ? [] : [summary(profile.paths.list)!]);
   return { ...(sse ? { sse } : {}), ...(ws ? { ws } : {}), ...(head ? { head } : {}), ...(publish ? { publish } : {}), lists };
 }
