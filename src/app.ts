@@ -1,6 +1,7 @@
 import express, { type ErrorRequestHandler, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import * as OpenApiValidator from 'express-openapi-validator';
-import type { KeyRing } from './auth/key-ring.js';
+import type { Authenticator } from './auth/authenticator.js';
+import { RateLimiter, rateLimitHeaders } from './auth/rate-limiter.js';
 import type { Principal } from './auth/principal.js';
 import type { Config } from './config/load-config.js';
 import { errors } from './errors.js';
@@ -24,7 +25,8 @@ import type { StreamHub } from './stream/stream-hub.js';
 export interface AppDeps {
   config: Config;
   store: Store;
-  keyRing: KeyRing;
+  /** Keys and JWTs (src/auth/authenticator.ts); a key reload swaps its configuration. */
+  auth: Authenticator;
   logger: Logger;
   metrics: Metrics;
   /** Serves the SSE and WebSocket streams. */
@@ -79,7 +81,8 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(rejectUndeclared(operations));
 
   // 2. Who is calling, and may they call this operation at all? Before any body is read.
-  app.use(authenticate(deps.keyRing, bundle));
+  app.use(authenticate(deps.auth, bundle));
+  app.use(limitPublishRate(deps.auth, new RateLimiter(), metrics));
 
   // 3. Read (within body_timeout_ms) and validate the request against the spec.
   app.use(bodyDeadline(config.body_timeout_ms, handleError));
@@ -128,14 +131,15 @@ function rejectUndeclared(operations: readonly BundleOperation[]): RequestHandle
   };
 }
 
-function authenticate(keyRing: KeyRing, bundle: Bundle): RequestHandler {
-  return (req, res, next) => {
+function authenticate(auth: Authenticator, bundle: Bundle): RequestHandler {
+  return async (req, res, next) => {
     const locals = res.locals as Locals;
     const operation = locals.operation;
     if (!operation || operation.permission === 'public') return next();
     try {
-      const principal = keyRing.authenticate(credentialsFor(operation, req.headers, req.query as Record<string, unknown>), {
+      const principal = await auth.authenticate(credentialsFor(operation, req.headers, req.query as Record<string, unknown>), {
         anonymous: admitsAnonymous(bundle, operation),
+        origin: req.headers.origin,
       });
       const allowed =
         operation.permission === 'read'
@@ -149,6 +153,24 @@ function authenticate(keyRing: KeyRing, bundle: Bundle): RequestHandler {
     } catch (error) {
       next(error);
     }
+  };
+}
+
+/**
+ * The publish rate limit (src/auth/rate-limiter.ts), before the body is read: every publish
+ * response carries `RateLimit` and `RateLimit-Policy`; past the limit, 429 RATE_LIMITED with
+ * `Retry-After`. Callers without a limit (`publish_rate_per_s` 0) get no such headers.
+ */
+function limitPublishRate(auth: Authenticator, limiter: RateLimiter, metrics: Metrics): RequestHandler {
+  return (_req, res, next) => {
+    const { operation, principal } = res.locals as Locals;
+    if (operation?.role !== 'publish' || principal === undefined) return next();
+    const decision = limiter.take(principal.keyId, auth.publishRateOf(principal));
+    if (decision === undefined) return next();
+    for (const [name, value] of Object.entries(rateLimitHeaders(decision))) res.setHeader(name, value);
+    if (decision.allowed) return next();
+    metrics.rateLimited.inc();
+    next(errors.rateLimited());
   };
 }
 

@@ -3,8 +3,11 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { errors } from './errors.js';
-import { generateDevelopmentKey, KeyRing } from './auth/key-ring.js';
-import type { Config } from './config/load-config.js';
+import { Authenticator, buildAuthState } from './auth/authenticator.js';
+import { generateDevelopmentKey } from './auth/key-ring.js';
+import type { KeySpec } from './auth/key-spec.js';
+import { reloadAuth, type ReloadResult } from './auth/key-reloader.js';
+import { ConfigError, type Config } from './config/load-config.js';
 import { createLogger, type Logger } from './observability/logger.js';
 import { Metrics } from './observability/metrics.js';
 import { admitsAnonymous, credentialsFor } from './bundle/credentials.js';
@@ -26,6 +29,12 @@ export interface RunningServer {
   store: Store;
   hub: StreamHub;
   logger: Logger;
+  /**
+   * Re-reads keys and JWT settings (what `SIGHUP` does, src/auth/key-reloader.ts) from `config`, or
+   * from `StartServerOptions.reloadConfig`; ends the streams of revoked credentials. Never rejects:
+   * a failure keeps the previous settings and is logged and returned.
+   */
+  reloadAuth(config?: Config): Promise<ReloadResult>;
   /** Closes streams cleanly, stops listening, flushes and closes the store. Safe to call twice. */
   close(): Promise<void>;
 }
@@ -34,6 +43,8 @@ export interface StartServerOptions {
   logger?: Logger;
   /** Where the generated development key is announced; defaults to stderr. */
   announce?: (line: string) => void;
+  /** Reads the configuration again for `reloadAuth()` (the CLI re-reads its file, environment and flags). */
+  reloadConfig?: () => Config;
 }
 
 /** Opens the store, builds the app and listens on `config.host:config.port`. */
@@ -47,8 +58,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const served = await openServedBundle(config.specs || undefined);
   const grammar = served.bundle.scopes;
   let keys = config.keys;
+  let developmentKey: KeySpec | undefined;
   if (keys.length === 0 && !config.allow_anonymous) {
     const dev = generateDevelopmentKey(grammar);
+    developmentKey = dev;
     keys = [dev];
     announce(
       `No API keys configured: generated a development key for this run (scopes ${dev.scopes.join(',')}):\n` +
@@ -56,22 +69,31 @@ export async function startServer(config: Config, options: StartServerOptions = 
         `Configure keys with --key id:secret:scopes, SPECSTREAM_KEYS or specstream.yaml.`,
     );
   }
-  const keyRing = new KeyRing(keys, { grammar, ...(config.allow_anonymous ? { anonymousScopes: config.anonymous_scopes } : {}) });
+  const metrics = new Metrics();
+  let authState;
+  try {
+    authState = buildAuthState(config, grammar, keys);
+  } catch (error) {
+    throw new ConfigError((error as Error).message);
+  }
+  const auth = new Authenticator(authState, grammar, metrics);
 
   const store = await openStore(config.store, { synchronous: config.sqlite_synchronous, timeoutMs: config.store_timeout_ms });
-  const metrics = new Metrics();
   const hub = createStreamHub({ store, config, metrics, logger, served });
-  const app = createApp({ config, store, keyRing, logger, metrics, hub, served });
+  const app = createApp({ config, store, auth, logger, metrics, hub, served });
   const server = createServer(serverOptions, app);
   answerClientErrors(server, logger);
   const connections = trackConnections(server);
 
   const wsOperation = served.operation('stream-ws');
   if (wsOperation) {
-    hub.attachWebSocket(server, wsOperation.path, (req: IncomingMessage) => {
+    hub.attachWebSocket(server, wsOperation.path, async (req: IncomingMessage) => {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const query = Object.fromEntries(url.searchParams);
-      const principal = keyRing.authenticate(credentialsFor(wsOperation, req.headers, query), { anonymous: admitsAnonymous(served.bundle, wsOperation) });
+      const principal = await auth.authenticate(credentialsFor(wsOperation, req.headers, query), {
+        anonymous: admitsAnonymous(served.bundle, wsOperation),
+        origin: req.headers.origin,
+      });
       if (!principal.readsAnything) throw errors.forbidden();
       return { principal, query: resolveStreamQuery(served, wsOperation, { query, headers: req.headers }, principal) };
     });
@@ -107,5 +129,12 @@ export async function startServer(config: Config, options: StartServerOptions = 
       logger.info('stopped');
     })());
 
-  return { url, port, server, store, hub, logger, close };
+  const reload = (next?: Config) =>
+    reloadAuth({ auth, hub, grammar, logger, ...(developmentKey ? { developmentKey } : {}) }, () => {
+      if (next) return next;
+      if (!options.reloadConfig) throw new TypeError('no configuration to reload from (StartServerOptions.reloadConfig)');
+      return options.reloadConfig();
+    });
+
+  return { url, port, server, store, hub, logger, reloadAuth: reload, close };
 }

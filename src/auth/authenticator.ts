@@ -17,7 +17,7 @@ import { authFailure, failureReason } from './auth-failure.js';
 import { JwtVerifier, type JwtSettings } from './jwt-verifier.js';
 import { KeyRing, type Credentials } from './key-ring.js';
 import type { KeySpec } from './key-spec.js';
-import { Principal, type CredentialSource, type ScopeGrammar } from './principal.js';
+import { Principal, type CredentialSource, type PublishRate, type ScopeGrammar } from './principal.js';
 import { TokenIssuer } from './token-issuer.js';
 
 /** JWS compact serialization: three base64url parts (RFC 7515 section 7.1), the signature possibly empty. */
@@ -36,6 +36,8 @@ export interface AuthState {
   jwtQueryToken: boolean;
   /** The cookie carrying a JWT; empty: none. */
   jwtCookie: string;
+  /** `publish_rate_per_s` / `publish_burst`: the publish limit of callers that set none of their own. */
+  publishRate: PublishRate;
 }
 
 /** What a request adds to its credentials. */
@@ -78,6 +80,7 @@ export function buildAuthState(config: Config, grammar: ScopeGrammar, keys: read
     issuer,
     jwtQueryToken: config.jwt_query_token,
     jwtCookie: config.jwt_cookie,
+    publishRate: { ratePerS: config.publish_rate_per_s, burst: config.publish_burst },
   };
 }
 
@@ -120,6 +123,13 @@ export class Authenticator {
       if (reason !== undefined) this.#metrics?.authFailures.inc({ reason });
       throw error;
     }
+  }
+
+  /** The publish limit of `principal`: its key's own `publish_rate_per_s` / `publish_burst`, else the server's. */
+  publishRateOf(principal: Principal): PublishRate {
+    const own = principal.options.rate;
+    const fallback = this.#state.publishRate;
+    return { ratePerS: own?.ratePerS ?? fallback.ratePerS, burst: own?.burst ?? fallback.burst };
   }
 
   /**

@@ -23,6 +23,7 @@ export const OPERATION_ROLES = [
   'docs-page',
   'console',
   'console-asset',
+  'issue-token',
 ] as const;
 export type OperationRole = (typeof OPERATION_ROLES)[number];
 
@@ -44,7 +45,7 @@ export interface BundleParam {
 export type SecurityScheme =
   | { kind: 'bearer'; name: string }
   | { kind: 'basic'; name: string }
-  | { kind: 'apiKey'; name: string; in: 'query' | 'header'; param: string };
+  | { kind: 'apiKey'; name: string; in: 'query' | 'header' | 'cookie'; param: string };
 
 /** One operation of the bundle's OpenAPI document, as routing, auth and handlers need it. */
 export interface BundleOperation {
@@ -101,6 +102,7 @@ export type SseFrameSpec =
   | { role: 'heartbeat'; message: string; text: string }
   | { role: 'dropped-notice'; message: string; prefix: string; suffix: string }
   | { role: 'dropped'; message: string; event?: string; map: FieldMap }
+  | { role: 'expired'; message: string; event?: string; map: FieldMap }
   | { role: 'error'; message: string; text: string };
 
 /** One WebSocket frame kind, as the bundle declares it. */

@@ -1,7 +1,8 @@
 /**
  * Which credentials an operation accepts, from its `security` (OpenAPI 3.1 section 4.8.30):
  * an `Authorization` header is only read when the operation accepts its scheme (bearer or basic),
- * an `apiKey` only from the query parameter or header the scheme names.
+ * an `apiKey` only from the query parameter or header the scheme names, cookies only for an
+ * operation with an `apiKey` scheme `in: cookie`.
  */
 import type { Credentials } from '../auth/key-ring.js';
 import type { Bundle, BundleOperation } from './bundle.js';
@@ -20,7 +21,10 @@ export function credentialsFor(
   }
   for (const scheme of op.schemes) {
     if (scheme.kind !== 'apiKey') continue;
-    if (scheme.in === 'query') {
+    if (scheme.in === 'cookie') {
+      // Every cookie: the authenticator reads the one named by `jwt_cookie` (off by default).
+      credentials.cookies ??= parseCookies(headers.cookie);
+    } else if (scheme.in === 'query') {
       const value = query[scheme.param];
       if (typeof value === 'string' && credentials.token === undefined) credentials.token = value;
     } else if (credentials.authorization === undefined) {
@@ -38,6 +42,22 @@ export function credentialsFor(
  */
 export function admitsAnonymous(bundle: Bundle, op: BundleOperation): boolean {
   return op.anonymous || !bundle.operations.some((other) => other.anonymous);
+}
+
+/** Cookies of a `Cookie` header (RFC 6265 section 5.4): `name=value` pairs split at `;`, first occurrence wins, quotes removed. */
+export function parseCookies(header: string | string[] | undefined): Record<string, string> {
+  const cookies: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const line of Array.isArray(header) ? header : header === undefined ? [] : [header]) {
+    for (const pair of line.split(';')) {
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      let value = pair.slice(eq + 1).trim();
+      if (value.length >= 2 && value.startsWith('"') && value.endsWith('"')) value = value.slice(1, -1);
+      if (name !== '' && !(name in cookies)) cookies[name] = value;
+    }
+  }
+  return cookies;
 }
 
 /** The `WWW-Authenticate` challenge of a 401 for `op` (RFC 9110 section 11.6.1), or undefined. */

@@ -83,6 +83,8 @@ const DEFAULT_PERMISSION: Record<OperationRole, Permission> = {
   'docs-page': 'public',
   console: 'public',
   'console-asset': 'public',
+  // The handler also requires the `tokens:issue` scope (or admin): src/handlers/issue-token.ts.
+  'issue-token': 'read',
 };
 
 const NATIVE_SCOPES: ScopeNames = { read: 'events:read', write: 'events:write', admin: 'admin', separator: ':' };
@@ -195,10 +197,10 @@ function readSecuritySchemes(doc: YamlDocument, problems: ProblemList): Map<stri
     const scheme = typeof node.scheme === 'string' ? node.scheme.toLowerCase() : undefined;
     if (node.type === 'http' && scheme === 'bearer') schemes.set(name, { kind: 'bearer', name });
     else if (node.type === 'http' && scheme === 'basic') schemes.set(name, { kind: 'basic', name });
-    else if (node.type === 'apiKey' && (node.in === 'query' || node.in === 'header') && typeof node.name === 'string') {
+    else if (node.type === 'apiKey' && (node.in === 'query' || node.in === 'header' || node.in === 'cookie') && typeof node.name === 'string') {
       schemes.set(name, { kind: 'apiKey', name, in: node.in, param: node.name });
     } else {
-      problems.add(at, 'supported schemes: http bearer, http basic, apiKey in query or header');
+      problems.add(at, 'supported schemes: http bearer, http basic, apiKey in query, header or cookie');
     }
   }
   return schemes;
@@ -671,13 +673,19 @@ function readSseFrame(
       const unescape = (text: string) => text.replace(/\\(.)/g, '$1');
       return { role, message, prefix: unescape(match[1]!), suffix: unescape(match[2]!) };
     }
+    case 'expired': {
+      // A stream whose token expired, or whose credentials a reload revoked, ends after this frame.
+      expectKeys(frame, ['role', 'fields'], pointer, problems);
+      const fields = frame.fields ?? { code: '$error.code', message: '$error.message' };
+      return { role, message, ...(eventName ? { event: eventName } : {}), map: compileFieldMap(fields, `${pointer}/fields`, ['error'], problems) };
+    }
     case 'dropped': {
       expectKeys(frame, ['role', 'fields'], pointer, problems);
       const fields = frame.fields ?? { count: '$dropped.count', first_missing_id: '$dropped.first_missing_id', last_missing_id: '$dropped.last_missing_id', backfill_url: '$dropped.backfill_url' };
       return { role, message, ...(eventName ? { event: eventName } : {}), map: compileFieldMap(fields, `${pointer}/fields`, ['dropped'], problems) };
     }
     default:
-      problems.add(`${pointer}/role`, 'expected event, retry, position, heartbeat, dropped-notice, dropped or error');
+      problems.add(`${pointer}/role`, 'expected event, retry, position, heartbeat, dropped-notice, dropped, expired or error');
       return undefined;
   }
 }

@@ -43,6 +43,8 @@ export interface WireProfile {
     positionEvent?: string;
     /** The event name of the drop notice data frame, if any. */
     droppedEvent?: string;
+    /** The event name of the frame that ends a stream whose credentials ended (`expired`), if any. */
+    expiredEvent?: string;
   };
   ws?: {
     events: WsEventFrameProfile[];
@@ -72,6 +74,7 @@ export function wireProfile(bundle: Bundle): WireProfile {
   const auth: ClientAuth[] = [];
   for (const scheme of streamOp?.schemes ?? publish?.schemes ?? []) {
     if (scheme.kind === 'bearer' || scheme.kind === 'basic') auth.push({ kind: scheme.kind });
+    else if (scheme.in === 'cookie') continue; // a browser's cookie jar, not a client's credential
     else if (scheme.in === 'query') auth.push({ kind: 'query', param: scheme.param });
     else auth.push({ kind: 'header', header: scheme.param });
   }
@@ -92,11 +95,13 @@ export function wireProfile(bundle: Bundle): WireProfile {
     const event = sse.sse.find((f) => f.role === 'event');
     const position = sse.sse.find((f) => f.role === 'position');
     const dropped = sse.sse.find((f) => f.role === 'dropped');
+    const expired = sse.sse.find((f) => f.role === 'expired');
     profile.sse = {
       eventNaming: event?.role === 'event' ? event.naming : 'type',
       idLines: event?.role === 'event' ? event.id : true,
       ...(position?.role === 'position' && position.event ? { positionEvent: position.event } : {}),
       ...(dropped?.role === 'dropped' && dropped.event ? { droppedEvent: dropped.event } : {}),
+      ...(expired?.role === 'expired' && expired.event ? { expiredEvent: expired.event } : {}),
     };
   }
   const ws = bundle.channels.ws;

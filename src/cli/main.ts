@@ -29,7 +29,8 @@ const commands: Record<string, Command> = {
     usage: 'specstream serve [--config FILE] [--port N] [--store URL] [--key id:secret:scopes]... [options]',
     async run(args) {
       const config = loadConfig({ argv: args });
-      const running = await startServer(config);
+      // SIGHUP re-reads keys and JWT settings from the same file, environment and flags.
+      const running = await startServer(config, { reloadConfig: () => loadConfig({ argv: args }) });
       const stop = (signal: string) => {
         running.logger.info({ signal }, 'shutting down');
         running.close().then(
@@ -42,6 +43,10 @@ const commands: Record<string, Command> = {
       };
       process.once('SIGTERM', () => stop('SIGTERM'));
       process.once('SIGINT', () => stop('SIGINT'));
+      process.on('SIGHUP', () => {
+        running.logger.info({ signal: 'SIGHUP' }, 'reloading keys and JWT settings');
+        void running.reloadAuth();
+      });
       return new Promise<number>(() => {}); // runs until a signal
     },
   },

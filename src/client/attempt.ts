@@ -23,7 +23,9 @@ export type Item =
   | { kind: 'dropped'; notice: DroppedNotice }
   | { kind: 'status'; frame: unknown }
   /** A live-only stream's resume point (SSE position event or id-only block, WS position frame). */
-  | { kind: 'position'; id: string };
+  | { kind: 'position'; id: string }
+  /** The stream's credentials ended (SSE `expired` frame): the attempt ends and the subscription reconnects at once with a fresh token. */
+  | { kind: 'expired'; code: string };
 
 /** What the subscription gives an attempt. */
 export interface Attempt {

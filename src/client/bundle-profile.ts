@@ -79,10 +79,13 @@ function refusedAsProfileError(work: () => ClientProfile): ClientProfile {
 }
 
 function operationProfile(op: BundleOperation): OperationProfile {
-  const auth: ClientAuth[] = op.schemes.map((scheme): ClientAuth => {
-    if (scheme.kind === 'bearer' || scheme.kind === 'basic') return { kind: scheme.kind };
-    return scheme.in === 'query' ? { kind: 'query', param: scheme.param } : { kind: 'header', header: scheme.param };
-  });
+  // A cookie scheme is the browser's cookie jar (same-site dashboards), not a credential the SDK sends.
+  const auth: ClientAuth[] = op.schemes
+    .filter((scheme) => scheme.kind !== 'apiKey' || scheme.in !== 'cookie')
+    .map((scheme): ClientAuth => {
+      if (scheme.kind === 'bearer' || scheme.kind === 'basic') return { kind: scheme.kind };
+      return scheme.in === 'query' ? { kind: 'query', param: scheme.param } : { kind: 'header', header: scheme.param };
+    });
   if (op.anonymous || auth.length === 0) auth.push({ kind: 'none' });
   auth.sort((a, b) => AUTH_ORDER[a.kind] - AUTH_ORDER[b.kind]);
   const query: OperationProfile['query'] = {};

@@ -31,6 +31,38 @@ export interface PublishOptions {
   /** Makes a retry safe: the same key and body return the first result and store nothing again. */
   idempotencyKey?: string;
   signal?: AbortSignal;
+  /**
+   * How many times a `429` with `Retry-After` (the server's publish rate limit: nothing was stored)
+   * is retried after waiting the delay it names; default 3, `0` never. A delay longer than
+   * `maxRetryAfterMs` is not waited for: the `429` is thrown as `SpecstreamError` `RATE_LIMITED`.
+   */
+  rateLimitRetries?: number;
+  /** Longest `Retry-After` waited for, in ms; default 60 000. */
+  maxRetryAfterMs?: number;
+}
+
+/** The delay of a `Retry-After` value (delay-seconds or an HTTP-date, RFC 9110 section 10.2.3) in ms, or undefined. */
+export function retryAfterMs(value: string | null, now: number = Date.now()): number | undefined {
+  if (value === null) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = Date.parse(text);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason as Error);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason as Error);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
 }
 
 /**
@@ -67,12 +99,16 @@ export async function publishAny(options: ClientOptions, body: NewWireEvent | re
   const headers: Record<string, string> = { Accept: 'application/json', 'Content-Type': 'application/json', ...credentials.headers };
   if (opts.idempotencyKey !== undefined) headers['Idempotency-Key'] = opts.idempotencyKey;
   const fetchImpl = options.fetch ?? globalThis.fetch.bind(globalThis);
-  const response = await fetchImpl(url, {
-    method: 'POST',
-    headers,
-    body: JSON.stringify(isBatch && op.batch === 'events' ? { events: body } : body),
-    ...(opts.signal ? { signal: opts.signal } : {}),
-  });
+  const text = JSON.stringify(isBatch && op.batch === 'events' ? { events: body } : body);
+  let response: Response;
+  for (let retry = 0; ; retry++) {
+    response = await fetchImpl(url, { method: 'POST', headers, body: text, ...(opts.signal ? { signal: opts.signal } : {}) });
+    // A 429 is answered before the body is read: nothing was stored, so waiting and sending again is safe.
+    const delay = response.status === 429 ? retryAfterMs(response.headers.get('retry-after')) : undefined;
+    if (delay === undefined || retry >= (opts.rateLimitRetries ?? 3) || delay > (opts.maxRetryAfterMs ?? 60_000)) break;
+    await response.body?.cancel().catch(() => {});
+    await sleep(delay, opts.signal);
+  }
   if (!response.ok) throw await errorFromResponse(response);
   const json = (await response.json()) as WireEvent | { data: WireEvent[] };
   return isBatch ? (json as { data: WireEvent[] }).data : (json as WireEvent);

@@ -56,6 +56,11 @@ export async function* sseAttempt(attempt: Attempt, fetchImpl: typeof fetch): As
       if (id) pending.push({ kind: 'position', id });
       return;
     }
+    if (sse.expiredEvent !== undefined && message.event === sse.expiredEvent) {
+      const data = parseJson(message.data) as { code?: unknown } | null;
+      pending.push({ kind: 'expired', code: typeof data?.code === 'string' ? data.code : 'TOKEN_EXPIRED' });
+      return;
+    }
     if (sse.droppedEvent !== undefined && message.event === sse.droppedEvent) {
       pending.push({ kind: 'dropped', notice: droppedNotice(parseJson(message.data) as Record<string, unknown>, profile.fields?.sseDropped) });
       return;

@@ -2,7 +2,7 @@
 // Do not edit it by hand: change the spec and run `npm run generate`.
 
 /** sha256 (hex) of openapi.yaml, a NUL byte and asyncapi.yaml: the bundle this code was generated from. */
-export const BUNDLE_HASH: string = '13910daeaaa0a5efc0c627f7e6e760e5a7a21be90c49e360f692112152b2546c';
+export const BUNDLE_HASH: string = '21799c982b2613f2695d2cd971d6d9c2bd76d8f78eb6a0268a604556d60bfafc';
 
 export { catalog, EVENT_TYPES, type CatalogEntry, type EventType } from './catalog.js';
 export { eventDataSchemas, type EventDataMap } from './events.js';

@@ -102,7 +102,7 @@ export const wsDroppedFrame = z.strictObject({
 
 /**
  * Error (WebSocket).
- * A fault; the server closes the connection after it.
+ * A fault (the server closes with 1011 after it), or the end of the stream's credentials: `TOKEN_EXPIRED` or `CREDENTIALS_REVOKED`, then close 1008.
  */
 export interface WsErrorFrame {
   type: 'error';
@@ -153,6 +153,21 @@ export const streamDroppedData: z.ZodType<StreamDroppedData> = z.strictObject({
 });
 
 /**
+ * Credentials ended (SSE).
+ * The stream's token expired (`TOKEN_EXPIRED`) or a key reload revoked its credentials (`CREDENTIALS_REVOKED`): `event: stream.expired`, then the response ends.
+ */
+export interface StreamExpiredData {
+  code: 'TOKEN_EXPIRED' | 'CREDENTIALS_REVOKED';
+  message: string;
+}
+
+/** Validates the `data` of an SSE `stream.expired` event. */
+export const streamExpiredData: z.ZodType<StreamExpiredData> = z.strictObject({
+  code: z.enum(['TOKEN_EXPIRED', 'CREDENTIALS_REVOKED']),
+  message: z.string(),
+});
+
+/**
  * Resume point (SSE).
  * `id: <id>`, `event: stream.position`, `data: {"id":"<id>"}`, once at the start of a live-only stream.
  */
@@ -197,6 +212,17 @@ export const sseMessages: readonly SseMessageDescriptor[] = [
     event: 'stream.dropped',
     id: 'none',
     schema: streamDroppedData,
+  },
+  /**
+   * Credentials ended (SSE).
+   * The stream's token expired (`TOKEN_EXPIRED`) or a key reload revoked its credentials (`CREDENTIALS_REVOKED`): `event: stream.expired`, then the response ends.
+   */
+  {
+    name: 'sseStreamExpired',
+    field: 'data',
+    event: 'stream.expired',
+    id: 'none',
+    schema: streamExpiredData,
   },
   /**
    * Reconnection delay (SSE).

@@ -46,7 +46,9 @@ export interface paths {
      *     `Last-Event-ID` (header, or `last_event_id` / `lastEventId` / `lastEventID` query parameter)
      *     takes precedence over `since`/`since_id`. The frames are described in the AsyncAPI document.
      *     When `until`/`until_id` is reached the stream ends; a resume point already past the end
-     *     answers `204 No Content`.
+     *     answers `204 No Content`. A stream opened with a token ends when the token expires, after a
+     *     `stream.expired` event (code `TOKEN_EXPIRED`): connect again with a fresh token and
+     *     `Last-Event-ID` to continue where it stopped.
      */
     get: operations["streamEvents"];
     put?: never;
@@ -70,6 +72,8 @@ export interface paths {
      * @description Upgrades to a WebSocket carrying JSON frames with a `type` discriminator (`event`, `status`,
      *     `end`, `dropped`, `error`), declared in the AsyncAPI document. The query and auth are those of
      *     the SSE stream; a bad query or missing auth is refused with the JSON error before the upgrade.
+     *     A stream opened with a token ends when the token expires: an `error` frame with code
+     *     `TOKEN_EXPIRED`, then close 1008.
      */
     get: operations["streamEventsWebSocket"];
     put?: never;
@@ -172,6 +176,34 @@ export interface paths {
     get: operations["getMetrics"];
     put?: never;
     post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/v1/tokens": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mint a short-lived read token for a browser
+     * @description For a partner's backend: mints a JWT that a browser can hold instead of a long-lived key
+     *     (an `EventSource` or a WebSocket passes it as `?token=`, or it is set as the `jwt_cookie`
+     *     cookie). Needs the `tokens:issue` scope (or `admin`). The token carries read scopes only,
+     *     each covered by the caller's own (default: all of them); a glob narrower than the caller's
+     *     is expanded into the catalog types it matches now. `ttl_s` defaults to `token_ttl_s` (900)
+     *     and may not exceed `token_max_ttl_s` (3600). With `origin`, a browser may use the token
+     *     only from that origin (a request with another `Origin` is a 403 `TOKEN_ORIGIN_MISMATCH`).
+     *     Streams opened with the token end when it expires. Answered as an OAuth 2.0 token response
+     *     (RFC 6749 section 5.1), never cached.
+     */
+    post: operations["issueToken"];
     delete?: never;
     options?: never;
     head?: never;
@@ -355,6 +387,29 @@ export interface components {
         store: "ok" | "unavailable";
       };
     };
+    TokenRequest: {
+      /** @description Read scopes for the token, each covered by the caller's (default, all of the caller's read scopes). */
+      scopes?: string[];
+      /** @description Lifetime in seconds; default `token_ttl_s` (900), at most `token_max_ttl_s` (3600). */
+      ttl_s?: number;
+      /** @description The only browser origin (`scheme://host[:port]`) the token may be used from. */
+      origin?: string;
+      /** @description The end user the token is for; the token's `sub` is `<caller key id>:<subject>`, with its own connection and rate limits. */
+      subject?: string;
+    };
+    TokenResponse: {
+      /** @description The JWT (HS256). */
+      access_token: string;
+      /** @constant */
+      token_type: "Bearer";
+      /** @description Seconds until it expires. */
+      expires_in: number;
+      /** Format: date-time */
+      expires_at: string;
+      /** @description The granted scopes, space-separated. */
+      scope: string;
+      origin?: string;
+    };
     ErrorDetail: {
       /** @description JSON Pointer of the failing value (`/data/grantId`, `/1/type`, `/query/since`). */
       path: string;
@@ -379,7 +434,7 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
-    /** @description Authentication required. */
+    /** @description Authentication required (`AUTH_REQUIRED`), or a JWT failed a check (`TOKEN_EXPIRED`, `TOKEN_NOT_YET_VALID`, `TOKEN_WRONG_AUDIENCE`, `TOKEN_WRONG_ISSUER`, `TOKEN_ALGORITHM_REFUSED`, `TOKEN_BAD_SIGNATURE`, `TOKEN_UNKNOWN_KEY`, `TOKEN_MALFORMED`). */
     Unauthorized: {
       headers: {
         /** @description The accepted scheme. */
@@ -390,7 +445,7 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
-    /** @description The key lacks a scope for this operation or type. */
+    /** @description The key lacks a scope for this operation or type (`FORBIDDEN`, `SCOPE_NOT_GRANTED`), may not be passed as `?token=` (`QUERY_TOKEN_DISABLED`), or is a token bound to another origin (`TOKEN_ORIGIN_MISMATCH`). */
     Forbidden: {
       headers: {
         [name: string]: unknown;
@@ -444,6 +499,18 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
+    /** @description Too many publish requests for this key or token subject (`RATE_LIMITED`); retry after `Retry-After` seconds. */
+    RateLimited: {
+      headers: {
+        "Retry-After": components["headers"]["RetryAfter"];
+        RateLimit: components["headers"]["RateLimit"];
+        "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
+        [name: string]: unknown;
+      };
+      content: {
+        "application/json": components["schemas"]["Error"];
+      };
+    };
     /** @description Too many open streams, in total or for this key. */
     TooManyRequests: {
       headers: {
@@ -453,7 +520,7 @@ export interface components {
         "application/json": components["schemas"]["Error"];
       };
     };
-    /** @description The store is unreachable (`STORE_UNAVAILABLE`: nothing was stored), did not confirm in time (`STORE_TIMEOUT`: the events may have been stored; retry with the same Idempotency-Key), or the server is shutting down. */
+    /** @description The key set that verifies a token could not be fetched in time (`JWKS_UNAVAILABLE`), or the store is unreachable (`STORE_UNAVAILABLE`: nothing was stored), did not confirm in time (`STORE_TIMEOUT`: the events may have been stored; retry with the same Idempotency-Key), or the server is shutting down. */
     ServiceUnavailable: {
       headers: {
         [name: string]: unknown;
@@ -500,6 +567,12 @@ export interface components {
   };
   requestBodies: never;
   headers: {
+    /** @description The publish quota left (draft-ietf-httpapi-ratelimit-headers-11 section 3): `"publish";r=<requests left>;t=<seconds until the next one>`. Present when a publish rate limit applies to the key. */
+    RateLimit: string;
+    /** @description The publish policy (draft-ietf-httpapi-ratelimit-headers-11 section 2): `"publish";q=<burst>;w=<seconds to refill>`, a token bucket of `q` requests refilled at `q/w` per second. */
+    RateLimitPolicy: string;
+    /** @description Seconds to wait before publishing again (RFC 9110 section 10.2.3). */
+    RetryAfter: number;
     /** @description `true` when this response repeats the first response to the same `Idempotency-Key`. */
     IdempotentReplayed: "true";
   };
@@ -575,6 +648,8 @@ export interface operations {
       201: {
         headers: {
           "Idempotent-Replayed": components["headers"]["IdempotentReplayed"];
+          RateLimit: components["headers"]["RateLimit"];
+          "RateLimit-Policy": components["headers"]["RateLimitPolicy"];
           [name: string]: unknown;
         };
         content: {
@@ -587,6 +662,7 @@ export interface operations {
       409: components["responses"]["Conflict"];
       413: components["responses"]["PayloadTooLarge"];
       415: components["responses"]["UnsupportedMediaType"];
+      429: components["responses"]["RateLimited"];
       503: components["responses"]["ServiceUnavailable"];
     };
   };
@@ -708,6 +784,13 @@ export interface operations {
         };
         content?: never;
       };
+      /** @description The key set (JWKS) that verifies the token could not be fetched in time (no body on HEAD). */
+      503: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
     };
   };
   streamEventsWebSocket: {
@@ -753,6 +836,7 @@ export interface operations {
       403: components["responses"]["Forbidden"];
       426: components["responses"]["UpgradeRequired"];
       429: components["responses"]["TooManyRequests"];
+      503: components["responses"]["ServiceUnavailable"];
     };
   };
   getEvent: {
@@ -872,6 +956,39 @@ export interface operations {
       };
       401: components["responses"]["Unauthorized"];
       403: components["responses"]["Forbidden"];
+      503: components["responses"]["ServiceUnavailable"];
+    };
+  };
+  issueToken: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["TokenRequest"];
+      };
+    };
+    responses: {
+      /** @description The token. */
+      200: {
+        headers: {
+          /** @description Always `no-store` (RFC 6749 section 5.1). */
+          "Cache-Control"?: "no-store";
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["TokenResponse"];
+        };
+      };
+      400: components["responses"]["BadRequest"];
+      401: components["responses"]["Unauthorized"];
+      403: components["responses"]["Forbidden"];
+      413: components["responses"]["PayloadTooLarge"];
+      415: components["responses"]["UnsupportedMediaType"];
+      503: components["responses"]["ServiceUnavailable"];
     };
   };
   getSpec: {

@@ -45,7 +45,8 @@ export const NATIVE_PROFILE: ClientProfile = {
     "eventNaming": "type",
     "idLines": true,
     "positionEvent": "stream.position",
-    "droppedEvent": "stream.dropped"
+    "droppedEvent": "stream.dropped",
+    "expiredEvent": "stream.expired"
   },
   "ws": {
     "events": [

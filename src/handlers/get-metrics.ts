@@ -19,7 +19,7 @@ export const METRICS_SCOPE = 'metrics:read';
  */
 export const getMetrics: Handler = async (req, res, { deps }) => {
   const token = typeof req.query.token === 'string' ? req.query.token : undefined;
-  const principal = deps.keyRing.authenticate({ authorization: req.headers.authorization, token });
+  const principal = await deps.auth.authenticate({ authorization: req.headers.authorization, token });
   if (!mayReadMetrics(principal)) {
     throw errors.forbidden(
       principal.scopes.includes(METRICS_SCOPE)

@@ -11,6 +11,7 @@ import { getHealth } from './get-health.js';
 import { getMetrics } from './get-metrics.js';
 import { getReadiness } from './get-readiness.js';
 import { getSpec } from './get-spec.js';
+import { issueToken } from './issue-token.js';
 import { listEvents } from './list-events.js';
 import { publishEvents } from './publish-events.js';
 import { streamEvents } from './stream-events.js';
@@ -33,4 +34,5 @@ export const handlers: Record<OperationRole, Handler> = {
   'docs-page': getDocsPage,
   console: getConsole,
   'console-asset': getConsoleAsset,
+  'issue-token': issueToken,
 };

@@ -13,6 +13,9 @@
  * - **Request secrets**: the credentials a request presented (the `Authorization` value, its
  *   Bearer/Basic parts, cookie values, the values of undeclared and credential query parameters) are replaced
  *   wherever they appear in an error logged for that request (`requestSecrets`, `redactSecrets`).
+ * - **JWTs** anywhere in a URL (its path too) or in free text: a run shaped like a JWS compact
+ *   serialization whose header is JSON (`eyJ...` `.` `...` `.` `...`, RFC 7515 section 7.1) is
+ *   `[REDACTED]` whatever surrounds it, so a token in a path, a cookie or a message never reaches a log.
  */
 import type { IncomingMessage } from 'node:http';
 import { unescape } from 'node:querystring';
@@ -87,8 +90,17 @@ export function redactQuery(query: string): string {
     .join('&');
 }
 
+/** A JWT (a JWS compact serialization with a JSON header: base64url of `{"` is `eyJ`). */
+const JWT = /eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
+
+/** `text` with every JWT-shaped run replaced. */
+export function redactJwts(text: string): string {
+  return text.includes('eyJ') ? text.replace(JWT, REDACTED) : text;
+}
+
 /** `url` (a request target such as `/v1/events?token=...`) with its query redacted (see the module doc). */
 export function redactUrl(url: string): string {
+  if (url.includes('eyJ')) url = redactJwts(url);
   const hash = url.indexOf('#');
   const withoutHash = hash === -1 ? url : url.slice(0, hash);
   const question = withoutHash.indexOf('?');
@@ -101,6 +113,7 @@ const PAIR = /([^\s"'`?&;=#<>()[\]{},]+)=([^\s"'`&;#<>()[\]{},]*)/g;
 
 /** Free text with the value of every `name=value` whose name is not a shown parameter redacted. */
 export function redactText(text: string): string {
+  text = redactJwts(text);
   if (!text.includes('=')) return text;
   return text.replace(PAIR, (match, rawName: string, rawValue: string) => {
     if (rawValue === '' || rawValue === REDACTED) return match;

@@ -18,6 +18,7 @@
  *   before the subscriber read them: it gets the `dropped` notice with their exact count and
  *   continues from the oldest retained event (see ledger.ts for what "exact" covers).
  */
+import type { Principal } from '../auth/principal.js';
 import type { Config } from '../config/load-config.js';
 import { asSpecstreamError, errors } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -46,6 +47,8 @@ const MAX_WRITE_BYTES = 1 << 20;
  * busy event loop and, for shared backends, clock skew between nodes.
  */
 export const UNTIL_GRACE_MS = 1000;
+/** How often the hub looks for streams whose token has expired (they end within this of `exp`). */
+const EXPIRY_SWEEP_MS = 250;
 /** Tail retry delays after a store failure. */
 const TAIL_RETRY_MIN_MS = 100;
 const TAIL_RETRY_MAX_MS = 5000;
@@ -160,6 +163,9 @@ export class Hub {
   private tailRetryMs = TAIL_RETRY_MIN_MS;
   private tailRetry: NodeJS.Timeout | undefined;
   private idleSweep: NodeJS.Timeout | undefined;
+  /** Streams opened with an expiring credential (a JWT), checked every EXPIRY_SWEEP_MS. */
+  private readonly expiring = new Set<Subscriber>();
+  private expirySweep: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRun: Promise<number> | undefined;
   private storeOk = true;
@@ -210,6 +216,8 @@ export class Hub {
       );
     }, this.config.retention_interval_s * 1000);
     this.retentionTimer.unref();
+    this.expirySweep = setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS);
+    this.expirySweep.unref();
     this.tail();
   }
 
@@ -286,11 +294,13 @@ export class Hub {
    * Starts delivering to `transport` (whose slot `admit` reserved) from `plan`. The transport
    * must call `remove` when its connection closes.
    */
-  subscribe(transport: SubscriberTransport, keyId: string, plan: StreamPlan): Subscriber {
+  subscribe(transport: SubscriberTransport, keyId: string, plan: StreamPlan, principal?: Principal): Subscriber {
     const ring = this.ring!;
     const start = plan.live ? this.headId : plan.afterId;
     const subscriber = new Subscriber(transport, keyId, plan.types, this.typeIndex.mask(plan.types), plan.untilId, start);
+    subscriber.principal = principal;
     this.subscribers.add(subscriber);
+    if (principal?.expiresAt !== undefined) this.expiring.add(subscriber);
     this.metrics.connections.inc({ transport: transport.format });
     if (plan.untilId !== undefined) this.armUntil(subscriber, plan.untilId);
     if (plan.live) {
@@ -340,6 +350,7 @@ export class Hub {
   remove(subscriber: Subscriber): void {
     subscriber.ended = true;
     if (!this.subscribers.delete(subscriber)) return;
+    this.expiring.delete(subscriber);
     if (subscriber.untilTimer !== undefined) clearTimeout(subscriber.untilTimer);
     subscriber.dispose();
     this.metrics.connections.dec({ transport: subscriber.transport.format });
@@ -395,6 +406,7 @@ export class Hub {
       this.abort.abort();
       if (this.tailRetry !== undefined) clearTimeout(this.tailRetry);
       if (this.idleSweep !== undefined) clearInterval(this.idleSweep);
+      if (this.expirySweep !== undefined) clearInterval(this.expirySweep);
       if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
       for (const subscriber of [...this.subscribers]) this.finish(subscriber, 'shutdown');
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -762,6 +774,48 @@ export class Hub {
       this.resume(subscriber);
     };
     subscriber.untilTimer = setTimeout(poke, delay);
+  }
+
+  /** The principals of the open streams, each once (for a key reload to check). */
+  principals(): Principal[] {
+    const found = new Set<Principal>();
+    for (const subscriber of this.subscribers) if (subscriber.principal !== undefined) found.add(subscriber.principal);
+    return [...found];
+  }
+
+  /**
+   * Ends every stream whose principal `select` picks, with the credential notice (`code`,
+   * `message`: SSE the `expired` event, WS an `error` frame). Returns how many streams ended.
+   */
+  endStreams(select: (principal: Principal) => boolean, code: string, message: string): number {
+    let ended = 0;
+    for (const subscriber of [...this.subscribers]) {
+      if (subscriber.principal === undefined || !select(subscriber.principal)) continue;
+      this.expire(subscriber, code, message, 'revoked');
+      ended++;
+    }
+    return ended;
+  }
+
+  /** Ends the streams whose token has expired (the stream's credential is its token's, checked once at connect). */
+  private sweepExpired(): void {
+    if (this.expiring.size === 0) return;
+    const now = Date.now();
+    for (const subscriber of [...this.expiring]) {
+      const expiresAt = subscriber.principal?.expiresAt;
+      if (expiresAt !== undefined && expiresAt <= now) this.expire(subscriber, 'TOKEN_EXPIRED', 'The token of this stream has expired: connect again with a fresh one (Last-Event-ID resumes)', 'expired');
+    }
+  }
+
+  private expire(subscriber: Subscriber, code: string, message: string, reason: 'expired' | 'revoked'): void {
+    if (subscriber.ended) return;
+    subscriber.ended = true;
+    this.metrics.streamsExpired.inc({ reason });
+    try {
+      subscriber.transport.expire(code, message);
+    } finally {
+      this.remove(subscriber);
+    }
   }
 
   private sweepIdle(): void {

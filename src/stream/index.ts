@@ -43,6 +43,8 @@ export function createStreamHub(deps: StreamHubDeps): StreamHub {
       return hub.subscriberCount;
     },
     applyRetention: () => hub.applyRetention(),
+    principals: () => hub.principals(),
+    endStreams: (select, code, message) => hub.endStreams(select, code, message),
     snapshot: () => hub.snapshot(),
     close: () =>
       (closing ??= (async () => {

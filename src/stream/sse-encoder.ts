@@ -23,6 +23,7 @@ export function createSseEncoder(channel: StreamChannel, envelope: EnvelopeEncod
   const droppedNotice = find('dropped-notice');
   const dropped = find('dropped');
   const fault = find('error');
+  const expired = find('expired');
 
   const eventLine = event.naming === 'type' ? (type: string) => `event: ${type}\n` : event.naming === 'none' ? () => '' : ((line) => () => line)(`event: ${event.naming.name}\n`);
   const text = event.id
@@ -62,6 +63,12 @@ export function createSseEncoder(channel: StreamChannel, envelope: EnvelopeEncod
     },
     end: () => undefined,
     fault: () => (fault ? Buffer.from(`: ${fault.text}\n\n`) : undefined),
+    expired(code, message) {
+      if (!expired) return undefined;
+      const data = JSON.stringify(expired.map.build({ error: { code, message } }));
+      // No `id:`: the client's Last-Event-ID stays on the last event it received, where it resumes.
+      return Buffer.from(`${expired.event ? `event: ${expired.event}\n` : ''}data: ${data}\n\n`);
+    },
     status: () => undefined,
     statusEveryMs: undefined,
     hasStatus: false,

@@ -82,6 +82,15 @@ export class SseTransport implements SubscriberTransport {
     this.open = false;
   }
 
+  expire(code: string, message: string): void {
+    this.stop();
+    // The bundle's `expired` event (a browser's EventSource can listen for it), then the end: the
+    // client connects again with a fresh token and Last-Event-ID.
+    const frame = this.encoder.expired(code, message);
+    if (this.open) this.res.end(frame);
+    this.open = false;
+  }
+
   /** Stops the heartbeat. Safe to call twice. */
   stop(): void {
     clearInterval(this.heartbeat);
@@ -123,7 +132,7 @@ export async function serveSse(
     throw error;
   }
   const closed = new Promise<void>((resolve) => res.once('close', resolve));
-  const subscriber = hub.subscribe(transport, principal.keyId, plan);
+  const subscriber = hub.subscribe(transport, principal.keyId, plan, principal);
   subscriber.dispose = () => transport.stop();
   await closed;
   hub.remove(subscriber);

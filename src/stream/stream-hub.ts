@@ -24,8 +24,18 @@ export interface StreamHub {
   attachWebSocket(
     server: Server,
     path: string,
-    authorize: (req: IncomingMessage) => { query: ResolvedHistoryQuery; principal: Principal },
+    authorize: (req: IncomingMessage) => Promise<{ query: ResolvedHistoryQuery; principal: Principal }>,
   ): void;
+
+  /** The principals of the open streams, each once (a key reload checks whether each still holds). */
+  principals(): Principal[];
+
+  /**
+   * Ends every open stream whose principal `select` picks, with the credential notice (SSE the
+   * bundle's `expired` event, WebSocket an `error` frame with `code`, then close 1008). Returns how
+   * many ended. Streams opened with a token also end by themselves when it expires (`TOKEN_EXPIRED`).
+   */
+  endStreams(select: (principal: Principal) => boolean, code: string, message: string): number;
 
   /** Open streams (SSE and WebSocket). */
   readonly subscriberCount: number;

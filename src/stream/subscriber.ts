@@ -4,6 +4,7 @@
  * (`seq` set) or, when the subscriber is behind the ring, through store reads (`seq` undefined).
  * Nothing is buffered per subscriber beyond what its socket already holds.
  */
+import type { Principal } from '../auth/principal.js';
 import type { EncodedEvent } from '../store/store.js';
 import { OVERFLOW_INDEX } from './ledger.js';
 import type { DropNotice, WireEncoder } from './wire-encoder.js';
@@ -42,6 +43,11 @@ export interface SubscriberTransport {
   end(reason: EndReason): void;
   /** Reports a server fault (SSE `: internal server error`, WS `error` frame) and closes. */
   fault(code: string, message: string): void;
+  /**
+   * Ends the stream because its credentials ended (token expired, key revoked): SSE the bundle's
+   * `expired` event then the end of the response, WS an `error` frame with `code` then close 1008.
+   */
+  expire(code: string, message: string): void;
 }
 
 export class Subscriber {
@@ -75,6 +81,8 @@ export class Subscriber {
   untilTimer: NodeJS.Timeout | undefined;
   /** Removes the transport's listeners and timers; set by the hub. */
   dispose: () => void = () => {};
+  /** Who opened the stream (its token's `exp` ends it; a key reload may revoke it), when the transport said. */
+  principal: Principal | undefined;
 
   /** Groups subscribers that receive exactly the same bytes: same format, same filter, no upper bound. */
   readonly shareKey: string | undefined;

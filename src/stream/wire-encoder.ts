@@ -62,6 +62,12 @@ export interface WireEncoder {
   end(reason: EndReason): Buffer | undefined;
   /** A frame before closing on a server fault, or undefined. */
   fault(code: string, message: string): Buffer | undefined;
+  /**
+   * The notice before a stream ends because its credentials ended (`TOKEN_EXPIRED`, or
+   * `CREDENTIALS_REVOKED` after a key reload): SSE the bundle's `expired` frame (undefined when it
+   * declares none), WebSocket its `error` frame with the code.
+   */
+  expired(code: string, message: string): Buffer | undefined;
   /** A status frame, or undefined when the bundle declares none. */
   status(stats: StreamStats): Buffer | undefined;
   /** Seconds between status frames when the bundle sets them (`every`), else undefined (use `status_s`). */

@@ -51,6 +51,7 @@ export function createWsEncoder(channel: StreamChannel, envelope: EnvelopeEncode
       }),
     end: (reason) => (reason === 'idle_timeout' ? undefined : frameOf('end', { end: { reason } })),
     fault: (code, message) => frameOf('error', { error: { code, message } }),
+    expired: (code, message) => frameOf('error', { error: { code, message } }),
     status: (stats) => frameOf('status', { stats: { ...stats } }),
     statusEveryMs: status?.everyMs,
     hasStatus: status !== undefined,

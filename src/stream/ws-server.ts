@@ -30,7 +30,7 @@ import { planStream, type Hub } from './hub.js';
 import type { EndReason, Subscriber, SubscriberTransport } from './subscriber.js';
 
 /** Validates an upgrade request and says who is asking for what; throws a registry error to refuse. */
-export type AuthorizeUpgrade = (req: IncomingMessage) => { query: ResolvedHistoryQuery; principal: Principal };
+export type AuthorizeUpgrade = (req: IncomingMessage) => Promise<{ query: ResolvedHistoryQuery; principal: Principal }>;
 
 /** How long `close()` waits for peers to answer the close frame before terminating them. */
 const CLOSE_WAIT_MS = 2000;
@@ -89,6 +89,14 @@ class WsTransport implements SubscriberTransport {
     if (frame) this.socket.write(frame);
     this.ws.close(1011, 'server error');
   }
+
+  expire(code: string, message: string): void {
+    if (!this.open) return;
+    const frame = this.encoder.expired(code, message);
+    if (frame) this.socket.write(frame);
+    // 1008 Policy Violation (RFC 6455 section 7.4.1): the credentials no longer allow the stream.
+    this.ws.close(1008, code);
+  }
 }
 
 /** The WebSocket endpoint of a hub. */
@@ -122,7 +130,9 @@ export class WsStreams {
     this.allowedParams = queryParameters(this.served.bundle.openapi, path);
     // Built at the first upgrade, when the server listens and its port is known.
     let allowedOrigins: AllowedOrigins | undefined;
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // Authentication may wait for a key set (JWKS), so the handshake is answered asynchronously, as
+    // in `ws`'s own "client authentication" example.
+    server.on('upgrade', async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       socket.on('error', () => socket.destroy());
       // One line per handshake, as the request log has one per request; the URL and errors are redacted.
       const logHandshake = (status: number, key?: string) =>
@@ -136,7 +146,8 @@ export class WsStreams {
         if (this.hub.isClosing) throw errors.shuttingDown();
         allowedOrigins ??= new AllowedOrigins(this.config, server.address() as AddressInfo | undefined);
         this.checkOrigin(req, allowedOrigins);
-        admitted = authorize(req);
+        admitted = await authorize(req);
+        if (socket.destroyed) return; // the client left while its credentials were checked
         this.checkParameters(url);
         this.hub.admit(admitted.principal.keyId);
       } catch (error) {
@@ -247,7 +258,7 @@ export class WsStreams {
       this.sockets.delete(ws);
       if (subscriber !== undefined) this.hub.remove(subscriber);
     });
-    subscriber = this.hub.subscribe(transport, principal.keyId, plan);
+    subscriber = this.hub.subscribe(transport, principal.keyId, plan, principal);
     subscriber.dispose = stop;
   }
 

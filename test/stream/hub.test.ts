@@ -32,6 +32,9 @@ function readerTransport(options: { writable?: () => boolean; drain?: (listener:
     fault: (code) => {
       throw new Error(code);
     },
+    expire: (code) => {
+      throw new Error(code);
+    },
   };
   return { reader, transport };
 }
