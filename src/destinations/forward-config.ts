@@ -31,6 +31,8 @@ const batching = {
 /** The whole file, before the destination entries are checked against their type's options. */
 const forwardSchema = z.strictObject({
   url: z.url({ protocol: /^https?$/ }),
+  // The bundle the server serves (a folder, relative to this file), when it is not the native one.
+  specs: z.string().min(1).optional(),
   token: z.string().min(1).optional(),
   types: z.union([z.array(z.string().min(1)).min(1), z.string().min(1)]).optional(),
   checkpoint: z.string().min(1).default('forward.checkpoint.json'),
@@ -50,6 +52,8 @@ export interface ForwardConfig {
   /** The file it came from. */
   path: string;
   forwarder: Omit<ForwarderOptions, 'checkpoint'> & { checkpoint: string };
+  /** The bundle folder the server serves (`specs`, resolved against the file), when not the native one. */
+  specs: string | undefined;
   shutdownTimeoutMs: number;
   metrics: { port: number; host: string } | undefined;
   /** The destinations, created (none connects before its first send), with their batching options. */
@@ -156,6 +160,7 @@ export function parseForwardConfig(raw: unknown, options: { env?: NodeJS.Process
       transport: top.transport,
       ...(top.high_water_mark !== undefined ? { highWaterMark: top.high_water_mark } : {}),
     },
+    specs: top.specs === undefined ? undefined : at(top.specs),
     shutdownTimeoutMs: top.shutdown_timeout_ms,
     metrics: top.metrics,
     destinations,

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadProfile } from '../../client/load-profile.js';
 import { loadForwardConfig, type ForwardConfig } from '../../destinations/forward-config.js';
 import { Forwarder } from '../../destinations/forwarder.js';
 import { registerForwarderMetrics } from '../../destinations/forwarder-metrics.js';
@@ -48,10 +49,11 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
 
 export const forwardCommand = {
   summary: 'Forward the stream to destinations (file, webhook, S3, NATS, Kafka, Datadog, Splunk, BigQuery) at least once.',
-  usage: 'specstream forward [--config forward.yaml] [--check] [--no-progress]',
+  usage: 'specstream forward [--config forward.yaml] [--specs DIR] [--check] [--no-progress]',
   help: [
     'Options:',
     '  --config FILE        the forward configuration (SPECSTREAM_FORWARD_CONFIG; default ./forward.yaml)',
+    '  --specs DIR          the bundle the server serves (or `specs:` in forward.yaml, SPECSTREAM_SPECS); default native',
     '  --check              check the configuration (and its environment variables), print the destinations, exit',
     '  --no-progress        no live progress table, even on a terminal',
     '',
@@ -60,10 +62,12 @@ export const forwardCommand = {
     'Exit 1 if the server refuses the token or the types; 2 on a bad command line or configuration.',
   ],
   async run(args: string[]): Promise<number> {
-    const values = parse(args, { config: { type: 'string' }, check: { type: 'boolean' }, 'no-progress': { type: 'boolean' } });
+    const values = parse(args, { config: { type: 'string' }, specs: { type: 'string' }, check: { type: 'boolean' }, 'no-progress': { type: 'boolean' } });
     const file = values.config ?? process.env.SPECSTREAM_FORWARD_CONFIG ?? 'forward.yaml';
     if (values.config === undefined && !existsSync(file)) throw new UsageError(`no ${file} here: pass --config FILE`);
     const config = loadForwardConfig(file);
+    const specs = values.specs ?? config.specs ?? process.env.SPECSTREAM_SPECS;
+    if (specs) config.forwarder.profile = await loadProfile({ specs });
     const note = painter(process.stderr);
     if (values.check) {
       process.stdout.write(describe(config));
