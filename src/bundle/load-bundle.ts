@@ -25,6 +25,7 @@ import type {
   WsFrameSpec,
 } from './bundle.js';
 import { OPERATION_ROLES, PARAM_ROLES } from './bundle.js';
+import { compileTypeGlob } from '../catalog/type-glob.js';
 import { BundleError, pointerTo, ProblemList } from './bundle-error.js';
 import { compileFieldMap, type SourceGroup } from './field-map.js';
 import { findExtensions, isObject, YamlDocument, type JsonObject } from './yaml-document.js';
@@ -238,7 +239,7 @@ function readOperations(
         continue;
       }
       const params = readParams(doc, [...asArray(item.parameters, `${itemPointer}/parameters`), ...asArray(op.parameters, `${at}/parameters`)], problems);
-      const security = readSecurity(doc, op.security ?? doc.root.security, op.security ? `${at}/security` : '/security', schemes, problems);
+      const security = readSecurity(op.security ?? doc.root.security, op.security ? `${at}/security` : '/security', schemes, problems);
       if (permission !== 'public' && security.schemes.length === 0 && !security.anonymous) {
         problems.add(at, `a ${permission as string} operation needs a security requirement (or {} for anonymous callers)`);
       }
@@ -291,7 +292,7 @@ function readRole(
   }
   const types = value.types as string[];
   types.forEach((glob, index) => {
-    if (!typeNames.some((type) => globMatches(glob, type))) problems.add(`${pointer}/types/${index}`, `${glob} matches no catalog type`);
+    if (!typeNames.some((type) => compileTypeGlob(glob)(type))) problems.add(`${pointer}/types/${index}`, `${glob} matches no catalog type`);
   });
   return { role: role as OperationRole, types };
 }
@@ -318,7 +319,6 @@ function readParams(doc: YamlDocument, raw: Array<{ node: unknown; pointer: stri
 }
 
 function readSecurity(
-  doc: YamlDocument,
   value: unknown,
   pointer: string,
   schemes: Map<string, SecurityScheme>,
@@ -342,7 +342,6 @@ function readSecurity(
       else if (!accepted.includes(scheme)) accepted.push(scheme);
     }
   });
-  void doc;
   return { schemes: accepted, anonymous };
 }
 
@@ -774,21 +773,4 @@ function frameTemplate(payload: unknown, at: string, pointer: string, problems: 
     else problems.add(`${pointer}/at`, `property ${key} of the frame is neither a const nor the envelope`);
   }
   return { before: before!, after: `${parts.map((p) => `,${p}`).join('')}}` };
-}
-
-/** Exact or `*` glob match, linear in the lengths (no backtracking). */
-function globMatches(glob: string, type: string): boolean {
-  if (!glob.includes('*')) return glob === type;
-  const parts = glob.split('*');
-  const first = parts[0]!;
-  const last = parts[parts.length - 1]!;
-  if (!type.startsWith(first) || type.length < first.length + last.length || !type.endsWith(last)) return false;
-  let index = first.length;
-  const end = type.length - last.length;
-  for (const part of parts.slice(1, -1)) {
-    const found = type.indexOf(part, index);
-    if (found < 0 || found + part.length > end) return false;
-    index = found + part.length;
-  }
-  return true;
 }
