@@ -8,7 +8,7 @@
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { eventDataSchemas, type SpecstreamEvent } from '../../src/generated/events.js';
 import { isEventType } from '../../src/generated/catalog.js';
-import { sseMessages, wsFrameSchema, type SseMessageDescriptor, type StreamDroppedData, type WsFrame } from '../../src/generated/frames.js';
+import { sseMessages, wsFrameSchema, type SseMessageDescriptor, type StreamDroppedData, type StreamExpiredData, type WsFrame } from '../../src/generated/frames.js';
 
 /** A frame that no message of specs/asyncapi.yaml describes, or that breaks its schema. */
 export class FrameError extends Error {
@@ -19,6 +19,7 @@ export class FrameError extends Error {
 export type SseFrame =
   | { message: 'sseEvent'; id: string; event: string; data: SpecstreamEvent }
   | { message: 'sseStreamDropped'; event: 'stream.dropped'; data: StreamDroppedData }
+  | { message: 'sseStreamExpired'; event: 'stream.expired'; data: StreamExpiredData }
   | { message: 'ssePosition'; id: string; event: 'stream.position' }
   | { message: 'sseRetry'; retry: number }
   | { message: 'sseHeartbeat'; comment: 'heartbeat' }
@@ -74,6 +75,10 @@ export function validateSseEvent(raw: { event?: string | undefined; id?: string 
   if (descriptor.name === 'sseStreamDropped') {
     count('sseStreamDropped');
     return { message: 'sseStreamDropped', event: 'stream.dropped', data: parsed as StreamDroppedData };
+  }
+  if (descriptor.name === 'sseStreamExpired') {
+    count('sseStreamExpired');
+    return { message: 'sseStreamExpired', event: 'stream.expired', data: parsed as StreamExpiredData };
   }
   throw new FrameError(`no test support for SSE message ${descriptor.name}`);
 }
