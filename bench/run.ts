@@ -6,7 +6,8 @@
  * Processes: the server under test, the publisher (publisher.ts) and this one, which holds the
  * subscribers. The `at-rest` scenario (at-rest.ts) measures the memory of the compiled server with no
  * connection (`npm run build` first). Options: `--quick` (smaller runs), `--only=<scenario>[,<scenario>]`, `--store=<url>`
- * (PostgreSQL or NATS JetStream instead of a temporary SQLite file; see stores.ts).
+ * (PostgreSQL or NATS JetStream instead of a temporary SQLite file; see stores.ts), `--nodes N` (with
+ * such a store: one node against N nodes over one log, bench/cluster.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -259,4 +260,6 @@ async function openWsReplay(url: string): Promise<BenchSubscriber> {
   return subscriber;
 }
 
-await main();
+// `--nodes N` (with --store=postgres://… or nats://…): the scale-out benchmark instead (bench/cluster.ts).
+if (args.some((arg) => arg === '--nodes' || arg.startsWith('--nodes='))) await (await import('./cluster.js')).runCluster(args);
+else await main();

@@ -1,6 +1,8 @@
+import { randomInt } from 'node:crypto';
+import { userInfo } from 'node:os';
 import pg from 'pg';
 import { errors, SpecstreamError } from '../errors.js';
-import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
+import { idLowerBoundAt, isEventId, timeOfId } from './event-id.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -12,8 +14,10 @@ import type {
   RetentionPolicy,
   Store,
   StoredEvent,
+  TailRead,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, queueAppend, readRange, refusedByStore, storeDidNotAnswer, storedFormTooLarge, takeGroup, withDeadline, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { TailCache } from './tail-cache.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, queueAppend, readRange, refusedByStore, storeDidNotAnswer, storedFormTooLarge, takeGroup, withDeadline, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link PostgresStore.open}. */
 export interface PostgresStoreOptions {
@@ -49,6 +53,13 @@ export interface PostgresStoreOptions {
    * and the operation fails with STORE_UNAVAILABLE. Defaults to `timeoutMs`.
    */
   queryTimeoutMs?: number;
+  /**
+   * How many group commits one node runs at once, each on its own pooled connection: the next
+   * group is formed from the appends that arrive while the others commit. Groups in flight
+   * together may commit in either order (each group's calls get ids in call order). At most
+   * `poolSize - 1`. Defaults to 2.
+   */
+  groupsInFlight?: number;
   /** The clock (ms since the epoch) for ids, idempotency expiry and retention; for tests. Defaults to `Date.now`. */
   clock?: () => number;
 }
@@ -57,6 +68,11 @@ const DEFAULT_SCHEMA = 'specstream';
 const DEFAULT_POLL_INTERVAL_MS = 1000;
 const DEFAULT_IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 const DEFAULT_POOL_SIZE = 10;
+const DEFAULT_GROUPS_IN_FLIGHT = 2;
+/** 2^40: one half of an id's 80-bit random part (8 base32 characters). */
+const ID_HALF = 2 ** 40;
+/** The prepared statement of a group commit (one per pooled connection; each pool serves one schema). */
+const APPEND_STATEMENT = 'specstream_append_group';
 const DEFAULT_TIMEOUT_MS = 5000;
 /** The least `idle_in_transaction_session_timeout` we set: long enough for any group commit's round trips. */
 const MIN_IDLE_IN_TRANSACTION_MS = 10_000;
@@ -74,15 +90,20 @@ const LISTEN_RETRY_MAX_MS = 5000;
 /**
  * Schema migrations, applied in order inside one transaction that holds a transaction-level
  * advisory lock keyed by the schema name, so nodes starting together migrate once and in turn.
- * `schema_version` records how many ran. Append new steps, never edit shipped ones.
+ * `schema_version` records how many ran. Append new steps, never edit shipped ones. A step is SQL
+ * run with `search_path` set to the schema, or a function of the quoted schema name giving it
+ * (for function bodies, which must name their tables with the schema: they run with the caller's
+ * `search_path`).
  *
  * - `id` is `COLLATE "C"`: byte order, which is ULID order, whatever the database's locale.
  * - `data` is the exact `JSON.stringify` text of the payload (not jsonb, which would reorder keys),
  *   so `readEncoded` can forward it without parsing.
  * - `log_head` is one row holding the newest id ever stored; it is the lock that orders commits
  *   (see `PostgresStore`) and it survives retention emptying `events`.
+ * - Step 2: `append_group`, the whole locked section of a group commit as one function, so that
+ *   the `log_head` lock is held for one statement instead of across client round trips.
  */
-const MIGRATIONS: readonly string[] = [
+const MIGRATIONS: ReadonlyArray<string | ((schema: string) => string)> = [
   `CREATE TABLE events (
      id text COLLATE "C" PRIMARY KEY,
      type text NOT NULL,
@@ -103,12 +124,222 @@ const MIGRATIONS: readonly string[] = [
      last_id text COLLATE "C"
    );
    INSERT INTO log_head (one, last_id) VALUES (true, NULL);`,
+  (s) => appendGroupSql(s),
 ];
+
+/** A NOTIFY payload must be shorter than 8,000 bytes. */
+const NOTIFY_MAX_BYTES = 8000;
+/** Events carried in a notification at most (more would not fit anyway). */
+const NOTIFY_MAX_EVENTS = 64;
+/** Bytes of a notified event besides its data: the id, the JSON punctuation, a short type and source. */
+const NOTIFY_EVENT_OVERHEAD = 160;
+/** Crockford base32, the ULID alphabet. */
+const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * Migration step 2: the group commit's locked section as SQL functions in schema `s` (quoted).
+ *
+ * `append_group` locks `log_head`, decides each keyed call against the idempotency records (a
+ * fresh record with the same fingerprint replays its ids, another fingerprint is a conflict; a
+ * key repeated within the group is decided against the first), assigns the new events' ids,
+ * inserts them and the new idempotency records, moves `log_head` and sends `pg_notify` — one
+ * statement, so autocommit makes it one transaction and the lock is released at its commit.
+ *
+ * Ids continue the stored head the way `EventIdGenerator` does: the time part is
+ * `max(p_now, time of last_id)`; in the head's millisecond the 80-bit random part continues from
+ * the head's plus one, otherwise it starts at the caller's random seed (`p_hi`, 40 bits, and
+ * `p_lo`, 39 bits, so that a group never carries out of it). The random part is handled as two
+ * 40-bit halves (8 base32 characters each).
+ *
+ * Returns `outcomes` (per call: `s` stored, `r` replayed, `c` conflict), `lens` (ids per call),
+ * `ids` (every call's ids, concatenated in call order: new ids, or the replayed call's) and `prev`
+ * (the head before this commit, `''` for none: the new events are the log's events right after it).
+ *
+ * The notification (`pg_notify`, delivered at commit, in commit order) is `<prev> <new head>`,
+ * followed by a newline and the new events as a JSON array of `[id, type, source, subject, data]`
+ * when they fit in one (under 8,000 bytes): the other nodes' tails then need no read.
+ */
+function appendGroupSql(s: string): string {
+  const digit = (shift: number) => `substr('${B32}', ((v >> ${shift}) & 31)::int + 1, 1)`;
+  const newId = (j: string) => `v_prefix || ${s}.ss_b32_8(v_hi + ((v_lo + ${j}) >> 40)) || ${s}.ss_b32_8((v_lo + ${j}) & 1099511627775)`;
+  return `
+CREATE FUNCTION ${s}.ss_b32_8(v bigint) RETURNS text LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT ${[35, 30, 25, 20, 15, 10, 5, 0].map(digit).join(' || ')}
+$$;
+
+CREATE FUNCTION ${s}.ss_b32_decode(t text) RETURNS bigint LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  v bigint := 0;
+BEGIN
+  FOR i IN 1..length(t) LOOP
+    v := v * 32 + (strpos('${B32}', substr(t, i, 1)) - 1);
+  END LOOP;
+  RETURN v;
+END $$;
+
+CREATE FUNCTION ${s}.append_group(
+  p_now bigint, p_hi bigint, p_lo bigint,
+  p_counts int[], p_keys text[], p_fps text[], p_fresh_after bigint,
+  p_types text[], p_sources text[], p_subjects text[], p_data text[],
+  p_channel text,
+  OUT outcomes text, OUT lens int[], OUT ids text[], OUT prev text
+) LANGUAGE plpgsql AS $$
+DECLARE
+  v_head text;
+  v_payload text;
+  v_time bigint := p_now;
+  v_hi bigint := p_hi;
+  v_lo bigint := p_lo;
+  v_head_time bigint;
+  v_head_hi bigint;
+  v_head_lo bigint;
+  v_prefix text;
+  v_total int := coalesce(array_length(p_types, 1), 0);
+  v_calls int := coalesce(array_length(p_counts, 1), 0);
+  v_last text;
+  -- keyed groups
+  v_pos int := 0;
+  v_j int := 0;
+  v_n int;
+  v_key text;
+  v_g int;
+  v_prior_fp text;
+  v_prior_ids text[];
+  v_call_ids text[];
+  v_keep int[] := '{}';
+  v_new_ids text[] := '{}';
+  g_keys text[] := '{}';
+  g_fps text[] := '{}';
+  g_ids text[] := '{}';
+  k_keys text[] := '{}';
+  k_fps text[] := '{}';
+  k_ids text[] := '{}';
+BEGIN
+  -- The lock that orders commits across nodes, held until this statement's transaction commits.
+  SELECT last_id INTO v_head FROM ${s}.log_head FOR UPDATE;
+  prev := coalesce(v_head, '');
+  IF v_head IS NOT NULL THEN
+    v_head_time := ${s}.ss_b32_decode(substr(v_head, 5, 10));
+    IF v_head_time >= p_now THEN
+      v_head_hi := ${s}.ss_b32_decode(substr(v_head, 15, 8));
+      v_head_lo := ${s}.ss_b32_decode(substr(v_head, 23, 8)) + 1;
+      v_head_hi := v_head_hi + (v_head_lo >> 40);
+      v_head_lo := v_head_lo & 1099511627775;
+      IF v_head_hi + ((v_head_lo + v_total) >> 40) <= 1099511627775 THEN
+        v_time := v_head_time;
+        v_hi := v_head_hi;
+        v_lo := v_head_lo;
+      ELSE
+        -- The head's millisecond has no room left: continue in the next one.
+        v_time := v_head_time + 1;
+      END IF;
+    END IF;
+  END IF;
+  v_prefix := 'evt_' || substr('${B32}', ((v_time >> 45) & 31)::int + 1, 1)
+    || substr('${B32}', ((v_time >> 40) & 31)::int + 1, 1) || ${s}.ss_b32_8(v_time & 1099511627775);
+
+  IF p_keys IS NULL THEN
+    ids := ARRAY(SELECT ${newId('j')} FROM generate_series(0, v_total - 1) AS j ORDER BY j);
+    IF v_total > 0 THEN
+      INSERT INTO ${s}.events (id, type, source, subject, data)
+        SELECT * FROM unnest(ids, p_types, p_sources, p_subjects, p_data);
+      v_last := ids[v_total];
+      IF v_total <= ${NOTIFY_MAX_EVENTS} AND (SELECT sum(octet_length(d)) FROM unnest(p_data) AS d) + v_total * ${NOTIFY_EVENT_OVERHEAD} < ${NOTIFY_MAX_BYTES} THEN
+        v_payload := (SELECT json_agg(json_build_array(i, t, src, sub, d) ORDER BY o)::text
+          FROM unnest(ids, p_types, p_sources, p_subjects, p_data) WITH ORDINALITY AS u(i, t, src, sub, d, o));
+      END IF;
+    END IF;
+    outcomes := repeat('s', v_calls);
+    lens := p_counts;
+  ELSE
+    outcomes := '';
+    lens := '{}';
+    ids := '{}';
+    FOR c IN 1..v_calls LOOP
+      v_n := p_counts[c];
+      v_key := p_keys[c];
+      v_prior_fp := NULL;
+      v_prior_ids := NULL;
+      IF v_key IS NOT NULL THEN
+        v_g := array_position(g_keys, v_key);
+        IF v_g IS NOT NULL THEN
+          v_prior_fp := g_fps[v_g];
+          v_prior_ids := string_to_array(g_ids[v_g], ',');
+        ELSE
+          SELECT fingerprint, event_ids INTO v_prior_fp, v_prior_ids FROM ${s}.idempotency
+            WHERE key = v_key AND created_at >= p_fresh_after;
+          IF FOUND THEN
+            g_keys := g_keys || v_key;
+            g_fps := g_fps || v_prior_fp;
+            g_ids := g_ids || array_to_string(v_prior_ids, ',');
+          END IF;
+        END IF;
+      END IF;
+      IF v_prior_fp IS NOT NULL THEN
+        IF v_prior_fp = p_fps[c] THEN
+          outcomes := outcomes || 'r';
+          lens := lens || coalesce(array_length(v_prior_ids, 1), 0);
+          ids := ids || v_prior_ids;
+        ELSE
+          outcomes := outcomes || 'c';
+          lens := lens || 0;
+        END IF;
+      ELSE
+        v_call_ids := ARRAY(SELECT ${newId('j')} FROM generate_series(v_j, v_j + v_n - 1) AS j ORDER BY j);
+        v_keep := v_keep || ARRAY(SELECT generate_series(v_pos + 1, v_pos + v_n));
+        v_new_ids := v_new_ids || v_call_ids;
+        v_j := v_j + v_n;
+        outcomes := outcomes || 's';
+        lens := lens || v_n;
+        ids := ids || v_call_ids;
+        IF v_key IS NOT NULL THEN
+          g_keys := g_keys || v_key;
+          g_fps := g_fps || p_fps[c];
+          g_ids := g_ids || array_to_string(v_call_ids, ',');
+          k_keys := k_keys || v_key;
+          k_fps := k_fps || p_fps[c];
+          k_ids := k_ids || array_to_string(v_call_ids, ',');
+        END IF;
+      END IF;
+      v_pos := v_pos + v_n;
+    END LOOP;
+    IF v_j > 0 THEN
+      INSERT INTO ${s}.events (id, type, source, subject, data)
+        SELECT v_new_ids[i], p_types[v_keep[i]], p_sources[v_keep[i]], p_subjects[v_keep[i]], p_data[v_keep[i]]
+        FROM generate_subscripts(v_keep, 1) AS i;
+      v_last := v_new_ids[v_j];
+      IF v_j <= ${NOTIFY_MAX_EVENTS}
+        AND (SELECT sum(octet_length(p_data[i])) FROM generate_subscripts(v_keep, 1) AS i) + v_j * ${NOTIFY_EVENT_OVERHEAD} < ${NOTIFY_MAX_BYTES} THEN
+        v_payload := (SELECT json_agg(json_build_array(v_new_ids[i], p_types[v_keep[i]], p_sources[v_keep[i]], p_subjects[v_keep[i]], p_data[v_keep[i]]) ORDER BY i)::text
+          FROM generate_subscripts(v_keep, 1) AS i);
+      END IF;
+    END IF;
+    IF array_length(k_keys, 1) > 0 THEN
+      INSERT INTO ${s}.idempotency (key, fingerprint, event_ids, created_at)
+        SELECT k, f, string_to_array(e, ','), p_now FROM unnest(k_keys, k_fps, k_ids) AS t(k, f, e)
+        ON CONFLICT (key) DO UPDATE
+          SET fingerprint = excluded.fingerprint, event_ids = excluded.event_ids, created_at = excluded.created_at;
+    END IF;
+  END IF;
+
+  IF v_last IS NOT NULL THEN
+    UPDATE ${s}.log_head SET last_id = v_last;
+    -- "<previous head> <new head>", then the new events when they fit in a notification.
+    IF v_payload IS NOT NULL AND octet_length(v_payload) + 64 < ${NOTIFY_MAX_BYTES} THEN
+      PERFORM pg_notify(p_channel, prev || ' ' || v_last || E'\n' || v_payload);
+    ELSE
+      PERFORM pg_notify(p_channel, prev || ' ' || v_last);
+    END IF;
+  END IF;
+END $$;`;
+}
 
 /** SQLSTATE classes that mean "the database cannot serve this now", not a bug in the query. */
 const UNAVAILABLE_CLASSES = new Set(['08', '53', '57', '58', '40', 'XX']);
 
 type EventRow = [id: string, type: string, source: string, subject: string | null, data: string];
+/** `append_group`'s answer: an outcome letter per call (`s`, `r`, `c`), ids per call, the ids, the head before. */
+type AppendGroupRow = [outcomes: string, lens: number[], ids: string[], prev: string];
 
 
 interface Watcher {
@@ -122,21 +353,23 @@ interface Watcher {
  *
  * **Ordering.** Ids must increase in commit order across every node, or a reader that has read up
  * to X could later see a transaction commit an id below X (the classic gap of sequence/ULID ids
- * under concurrent transactions). Each group commit therefore starts by locking the single
- * `log_head` row (`SELECT last_id ... FOR UPDATE`), raises the node's id generator to that id
- * (`observe`), assigns its ids, inserts, stores the new head and commits — the row lock is held
- * from id assignment to commit. A writer on any node waits for the lock and, in READ COMMITTED,
- * then reads the head the previous writer committed, so its ids are greater, whatever the clocks
- * of the nodes; and since it commits later too, commit order is id order. A reader never sees a
- * later commit with a smaller id. The cost is one serialised transaction at a time across the
- * cluster, amortised by group commit: every `append` made while a commit is in flight goes into
- * the next one.
+ * under concurrent transactions). Each group commit is therefore one statement, the function
+ * `append_group` (see `appendGroupSql`), run in autocommit: it locks the single `log_head` row
+ * (`SELECT last_id ... FOR UPDATE`), assigns ids above that head (from this node's clock, or
+ * continuing the head's millisecond when the clock is behind), inserts, stores the new head and
+ * sends `pg_notify`; the row lock is held from id assignment to commit. A writer on any node waits
+ * for the lock and, in READ COMMITTED, then reads the head the previous writer committed, so its
+ * ids are greater, whatever the clocks of the nodes; and since it commits later too, commit order
+ * is id order. A reader never sees a later commit with a smaller id. The cost is one serialised
+ * commit at a time across the cluster, but the lock is held for one statement's execution and its
+ * WAL flush, never across a round trip to a node, and group commit amortises it: every `append`
+ * made while a node's commits are in flight goes into its next group (`groupsInFlight` at once).
  *
  * **Tailing.** The commit runs `pg_notify` inside the transaction, delivered only once it commits;
  * `watch` LISTENs on one connection per store (re-established with backoff, waking the watchers
  * after each reconnect), and also polls `log_head` every `pollIntervalMs` as a fallback.
  */
-export class PostgresStore implements Store, EncodedRead {
+export class PostgresStore implements Store, EncodedRead, TailRead {
   readonly kind = 'postgres';
 
   /**
@@ -177,7 +410,9 @@ export class PostgresStore implements Store, EncodedRead {
   private readonly schema: string;
   private readonly table: { events: string; idempotency: string; head: string };
   private readonly channel: string;
-  private readonly generator: EventIdGenerator;
+  private readonly appendSql: string;
+  private readonly groupsInFlight: number;
+  private readonly poolSize: number;
   private readonly clock: () => number;
   private readonly pollIntervalMs: number;
   private readonly idempotencyTtlMs: number;
@@ -192,6 +427,8 @@ export class PostgresStore implements Store, EncodedRead {
   private listenRetry: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private lastKnownId: string | null;
+  /** The newest events, from this node's commits and the notifications (see `readTail`). */
+  private readonly tail = new TailCache();
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -211,7 +448,11 @@ export class PostgresStore implements Store, EncodedRead {
     this.idempotencyTtlMs = options.idempotencyTtlMs;
     this.timeoutMs = options.timeoutMs;
     this.lastKnownId = lastId;
-    this.generator = new EventIdGenerator(lastId ?? undefined, this.clock);
+    this.poolSize = options.poolSize;
+    this.groupsInFlight = options.groupsInFlight;
+    this.appendSql =
+      `SELECT outcomes, lens, ids, prev FROM ${s}.append_group($1::bigint, $2::bigint, $3::bigint, $4::int[], $5::text[], $6::text[], ` +
+      `$7::bigint, $8::text[], $9::text[], $10::text[], $11::text[], $12::text)`;
   }
 
   append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -233,7 +474,23 @@ export class PostgresStore implements Store, EncodedRead {
 
   /** `read` as JSON text (the `EncodedRead` capability), built from the stored columns without parsing `data`. */
   async readEncoded(query: ReadQuery): Promise<EncodedEvent[]> {
-    return (await this.selectRange(query)).map(toEncoded);
+    const events = (await this.selectRange(query)).map(toEncoded);
+    // A complete read of the log after some point (the hub's tail catching up) continues the cache.
+    if (query.types === undefined && query.untilId === undefined && query.until === undefined && query.since === undefined) {
+      this.tail.extendFromRead(query.afterId ?? NO_LOWER_BOUND, events);
+    }
+    return events;
+  }
+
+  /**
+   * See `TailRead`: served from the events this node committed itself and those the other nodes'
+   * notifications carried, once `watch` is listening; `undefined` before, after the LISTEN
+   * connection was lost (until it is back), and while a commit is known that the cache lacks (a
+   * notification too large to carry its events).
+   */
+  readTail(afterId: string, limit: number): EncodedEvent[] | undefined {
+    if (this.closed) return undefined;
+    return this.tail.read(afterId, limit);
   }
 
   private async selectRange(query: ReadQuery): Promise<EventRow[]> {
@@ -334,6 +591,7 @@ export class PostgresStore implements Store, EncodedRead {
         deleted += result.rowCount ?? 0;
         if ((result.rowCount ?? 0) < RETENTION_CHUNK || this.closed) break;
       }
+      this.tail.dropWhile((event) => event.id < below);
     }
     await this.run(`DELETE FROM ${this.table.idempotency} WHERE created_at < $1`, [now - this.idempotencyTtlMs]);
     return deleted;
@@ -376,223 +634,197 @@ export class PostgresStore implements Store, EncodedRead {
   // ---- appends --------------------------------------------------------------------------------
 
   private scheduleFlush(): void {
-    if (this.flushing !== undefined) return; // the running flush picks the queue up when it ends
+    if (this.flushing !== undefined) return; // the running flush picks the queue up
     // Everything appended in this turn of the event loop goes into the first group.
     this.flushing = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
   }
 
+  /**
+   * Commits the queue group by group, with up to `groupsInFlight` groups committing at once (each
+   * on its own connection); a group is formed from what queued while the others were committing.
+   */
   private async flushLoop(): Promise<void> {
+    const running = new Set<Promise<void>>();
     try {
-      while (this.pending.length > 0) await this.commitGroup(takeGroup(this.pending, MAX_GROUP_EVENTS, MAX_GROUP_LENGTH));
+      while (this.pending.length > 0 || running.size > 0) {
+        while (this.pending.length > 0 && running.size < this.groupsInFlight) {
+          const group = takeGroup(this.pending, MAX_GROUP_EVENTS, MAX_GROUP_LENGTH);
+          if (group.length === 0) continue;
+          const commit: Promise<void> = this.commitGroup(group).finally(() => running.delete(commit));
+          running.add(commit);
+        }
+        if (running.size > 0) await Promise.race(running);
+      }
     } finally {
       this.flushing = undefined;
     }
   }
 
-  /** Commits one group in one transaction and settles its calls' promises, in call (= id) order. */
+  /**
+   * Commits one group with one statement (`append_group`, see the migrations) and settles its
+   * calls' promises, in call (= id) order. The statement runs in autocommit: it is its own
+   * transaction, and the `log_head` lock it takes is released when it commits, without a round
+   * trip to this process in between.
+   */
   private async commitGroup(group: readonly PendingAppend[]): Promise<void> {
     // Calls that expired while queued were told nothing was stored: leave them out.
-    const calls = group.filter((call) => !call.settled);
-    if (calls.length === 0) return;
-    let client: pg.PoolClient;
-    try {
-      client = await this.begin(() => calls.some((call) => !call.settled));
-    } catch (error) {
-      const failure = errors.storeUnavailable(undefined, undefined, { cause: error });
-      for (const call of calls) call.reject(failure);
+    let calls = group.filter((call) => !call.settled);
+    for (let attempt = 1; calls.length > 0; attempt++) {
+      let client: pg.PoolClient;
+      try {
+        client = await this.pool.connect();
+      } catch (error) {
+        const failure = errors.storeUnavailable(undefined, undefined, { cause: error });
+        for (const call of calls) call.reject(failure);
+        return;
+      }
+      const onError = () => {};
+      client.on('error', onError);
+      // Expired while a connection was found: left out. From here to the send nothing awaits, so
+      // no deadline fires in between: what is sent is exactly what is marked sent.
+      calls = calls.filter((call) => !call.settled);
+      let row: AppendGroupRow | undefined;
+      let failure: unknown;
+      try {
+        if (calls.length === 0) return;
+        const values = this.groupArguments(calls);
+        for (const call of calls) call.sent = true;
+        const result = await client.query<AppendGroupRow>({ name: APPEND_STATEMENT, text: this.appendSql, values, rowMode: 'array' });
+        row = result.rows[0];
+      } catch (error) {
+        failure = error;
+      } finally {
+        client.off('error', onError);
+        client.release(failure !== undefined);
+      }
+      if (row !== undefined) {
+        await this.settleGroup(calls, row);
+        return;
+      }
+      // An error with a SQLSTATE ended the statement, and with it its transaction: nothing was
+      // stored. Without one (the connection died, the client gave up waiting) it may have committed.
+      const mayBeStored = sqlStateOf(failure) === undefined;
+      if (!mayBeStored) for (const call of calls) call.sent = false;
+      if (!mayBeStored && isConnectionLost(failure) && attempt < this.poolSize + 2) {
+        // A pooled connection that died while idle (server restart, pg_terminate_backend) without
+        // the pool knowing yet: nothing was stored, so try again on a fresh one.
+        continue;
+      }
+      if (!mayBeStored && calls.length > 1 && !isUnavailable(failure)) {
+        // The database refused the group for something in it (a constraint, a trigger, a data
+        // exception), not for being unreachable: one call may be the cause. Each call is committed
+        // alone, so the others are stored and the culprit gets its own error.
+        for (const call of calls) await this.commitGroup([call]);
+        return;
+      }
+      // No SQLSTATE: the caller is told the outcome is unknown (STORE_TIMEOUT) and may retry with
+      // its idempotency key. Nothing is acknowledged that is not stored.
+      const error = mayBeStored ? errors.storeTimeout(undefined, undefined, { cause: failure }) : appendFailure(failure);
+      for (const call of calls) call.reject(error);
       return;
     }
-    const onError = () => {};
-    client.on('error', onError);
-    const outcomes: Array<{ ok: true; result: AppendResult } | { ok: false; error: unknown }> = [];
-    let newest: string | undefined;
-    let broken = false;
-    let failed: { error: unknown } | undefined;
-    /** The calls to commit again: the group was rolled back because some of its calls expired. */
-    let again: PendingAppend[] | undefined;
-    let commitSent = false;
-    try {
-      // The lock that orders commits across nodes: held from here (id assignment) to COMMIT.
-      const head = await client.query<[string | null]>({
-        text: `SELECT last_id FROM ${this.table.head} FOR UPDATE`,
-        rowMode: 'array',
-      });
-      const floor = head.rows[0]?.[0];
-      if (floor) this.generator.observe(floor);
+  }
 
-      const now = this.clock();
-      const keys = [...new Set(calls.flatMap((call) => (call.key === undefined ? [] : [call.key])))];
-      const seen = new Map<string, { fingerprint: string; eventIds: string[]; fresh: boolean }>();
-      if (keys.length > 0) {
-        const { rows } = await client.query<[string, string, string[], string]>({
-          text: `SELECT key, fingerprint, event_ids, created_at FROM ${this.table.idempotency} WHERE key = ANY($1::text[])`,
-          values: [keys],
-          rowMode: 'array',
-        });
-        for (const [key, fingerprint, eventIds, createdAt] of rows) {
-          seen.set(key, { fingerprint, eventIds, fresh: Number(createdAt) >= now - this.idempotencyTtlMs });
-        }
+  /** The parameters of `append_group` for `calls` (see `appendGroupSql`). */
+  private groupArguments(calls: readonly PendingAppend[]): unknown[] {
+    const counts: number[] = [];
+    const keys: Array<string | null> = [];
+    const fingerprints: Array<string | null> = [];
+    const types: string[] = [];
+    const sources: string[] = [];
+    const subjects: Array<string | null> = [];
+    const data: string[] = [];
+    let keyed = false;
+    for (const call of calls) {
+      counts.push(call.events.length);
+      keys.push(call.key ?? null);
+      fingerprints.push(call.fingerprint ?? null);
+      if (call.key !== undefined) keyed = true;
+      for (const event of call.events) {
+        types.push(event.type);
+        sources.push(event.source);
+        subjects.push(event.subject ?? null);
       }
+      data.push(...call.payloads);
+    }
+    const now = Math.floor(this.clock());
+    return [
+      now,
+      randomInt(ID_HALF),
+      randomInt(ID_HALF / 2),
+      counts,
+      keyed ? keys : null,
+      keyed ? fingerprints : null,
+      now - this.idempotencyTtlMs,
+      types,
+      sources,
+      subjects,
+      data,
+      this.channel,
+    ];
+  }
 
-      const columns: [string[], string[], string[], Array<string | null>, string[]] = [[], [], [], [], []];
-      const keyRows: [string[], string[], string[][]] = [[], [], []];
-      const replayIds = new Set<string>();
-      /** Per call: its stored events, or the ids of the events it replays, or its error. */
-      const plans: Array<{ stored: StoredEvent[] } | { replay: string[] } | { error: unknown }> = [];
-      for (const call of calls) {
-        const prior = call.key === undefined ? undefined : seen.get(call.key);
-        if (prior?.fresh) {
-          if (prior.fingerprint !== call.fingerprint) plans.push({ error: errors.idempotencyConflict() });
-          else {
-            plans.push({ replay: prior.eventIds });
-            for (const id of prior.eventIds) replayIds.add(id);
-          }
-          continue;
-        }
-        const stored: StoredEvent[] = [];
+  /** Settles a committed group's calls from `append_group`'s answer, in call order. */
+  private async settleGroup(calls: readonly PendingAppend[], [outcomes, lens, ids, prev]: AppendGroupRow): Promise<void> {
+    const results: Array<AppendResult | Error | { replay: string[] }> = [];
+    const replayIds = new Set<string>();
+    /** The group's new events as JSON text: the log's events right after `prev`. */
+    const committed: EncodedEvent[] = [];
+    let newest: string | undefined;
+    let at = 0;
+    calls.forEach((call, i) => {
+      const callIds = ids.slice(at, at + lens[i]!);
+      at += lens[i]!;
+      const outcome = outcomes[i];
+      if (outcome === 'c') results.push(errors.idempotencyConflict());
+      else if (outcome === 'r') {
+        results.push({ replay: callIds });
+        for (const id of callIds) replayIds.add(id);
+      } else {
         let timeMs = -1;
         let time = '';
-        call.events.forEach((event, i) => {
-          const id = this.generator.next();
-          const payload = call.payloads[i]!;
-          columns[0].push(id);
-          columns[1].push(event.type);
-          columns[2].push(event.source);
-          columns[3].push(event.subject ?? null);
-          columns[4].push(payload);
+        const events = call.events.map((event, k) => {
+          const id = callIds[k]!;
           const ms = timeOfId(id);
           if (ms !== timeMs) {
             timeMs = ms;
             time = new Date(ms).toISOString();
           }
-          stored.push(envelope(id, event.type, event.source, event.subject ?? null, time, JSON.parse(payload)));
+          const subject = event.subject ?? null;
+          const payload = call.payloads[k]!;
+          committed.push({ id, type: event.type, json: envelopeJson(id, event.type, event.source, subject, time, payload) });
+          return envelope(id, event.type, event.source, subject, time, JSON.parse(payload) as Record<string, unknown>);
         });
-        if (stored.length > 0) newest = stored.at(-1)!.id;
-        plans.push({ stored });
-        if (call.key !== undefined) {
-          const eventIds = stored.map((e) => e.id);
-          // A later call of this group with the same key replays this one.
-          seen.set(call.key, { fingerprint: call.fingerprint!, eventIds, fresh: true });
-          const at = keyRows[0].indexOf(call.key);
-          if (at >= 0) {
-            keyRows[1][at] = call.fingerprint!;
-            keyRows[2][at] = eventIds;
-          } else {
-            keyRows[0].push(call.key);
-            keyRows[1].push(call.fingerprint!);
-            keyRows[2].push(eventIds);
-          }
-        }
+        if (events.length > 0) newest = events.at(-1)!.id;
+        results.push({ events, replayed: false });
       }
-
-      if (columns[0].length > 0) {
-        await client.query(
-          `INSERT INTO ${this.table.events} (id, type, source, subject, data)
-           SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[])`,
-          columns,
-        );
-      }
-      if (keyRows[0].length > 0) {
-        // text[][] cannot hold ragged rows, so event ids travel as JSON and are split in SQL.
-        await client.query(
-          `INSERT INTO ${this.table.idempotency} (key, fingerprint, event_ids, created_at)
-           SELECT k, f, ARRAY(SELECT json_array_elements_text(e::json)), $4
-           FROM unnest($1::text[], $2::text[], $3::text[]) AS t(k, f, e)
-           ON CONFLICT (key) DO UPDATE
-             SET fingerprint = excluded.fingerprint, event_ids = excluded.event_ids, created_at = excluded.created_at`,
-          [keyRows[0], keyRows[1], keyRows[2].map((ids) => JSON.stringify(ids)), now],
-        );
-      }
-      // Events replayed from an earlier commit; those that retention removed are not replayed.
-      const replayed = new Map<string, StoredEvent>();
-      if (replayIds.size > 0) {
-        const { rows } = await client.query<EventRow>({
-          text: `SELECT id, type, source, subject, data FROM ${this.table.events} WHERE id = ANY($1::text[])`,
-          values: [[...replayIds]],
-          rowMode: 'array',
-        });
-        for (const row of rows) replayed.set(row[0], toEnvelope(row));
-      }
-      if (newest !== undefined) {
-        await client.query(
-          `WITH moved AS (UPDATE ${this.table.head} SET last_id = $1) SELECT pg_notify($2, $1)`,
-          [newest, this.channel],
-        );
-      }
-      if (calls.some((call) => call.settled)) {
-        // A call expired during the transaction and was told nothing was stored: this
-        // transaction must not commit its rows. Roll back; the others go again in the next group.
-        again = calls.filter((call) => !call.settled);
-        await client.query('ROLLBACK');
-        return;
-      }
-      // From here the group may be stored whatever happens to the connection (checked and sent in
-      // one synchronous step, so no deadline fires in between).
-      for (const call of calls) call.sent = true;
-      commitSent = true;
-      await client.query('COMMIT');
-      for (const plan of plans) {
-        if ('error' in plan) outcomes.push({ ok: false, error: plan.error });
-        else if ('stored' in plan) outcomes.push({ ok: true, result: { events: plan.stored, replayed: false } });
-        else {
-          const events = plan.replay.flatMap((id) => replayed.get(id) ?? []);
-          outcomes.push({ ok: true, result: { events, replayed: true } });
-        }
-      }
-    } catch (error) {
-      broken = true;
-      await client.query('ROLLBACK').catch(() => {});
-      failed = { error };
-    } finally {
-      client.off('error', onError);
-      client.release(broken);
-      if (again !== undefined) this.pending.unshift(...again);
-    }
-    if (failed !== undefined) {
-      // The database refused the group for something in it (a constraint, a trigger, a data
-      // exception), not for being unreachable: one call may be the cause. Each call is committed
-      // alone, so the others are stored and the culprit gets its own error.
-      if (calls.length > 1 && !isUnavailable(failed.error) && !commitSent) {
-        for (const call of calls) await this.commitGroup([call]);
-        return;
-      }
-      // A COMMIT that failed without a SQLSTATE (the connection died, or did not answer in time)
-      // may still have committed: the caller is told the outcome is unknown (STORE_TIMEOUT) and
-      // may retry with its idempotency key. Nothing is acknowledged that is not stored.
-      const failure =
-        commitSent && sqlStateOf(failed.error) === undefined
-          ? errors.storeTimeout(undefined, undefined, { cause: failed.error })
-          : appendFailure(failed.error);
-      for (const call of calls) call.reject(failure);
-      return;
-    }
-    outcomes.forEach((outcome, i) => {
-      if (outcome.ok) calls[i]!.resolve(outcome.result);
-      else calls[i]!.reject(outcome.error);
     });
-    if (newest !== undefined) this.advance(newest);
-  }
-
-  /**
-   * A pooled connection with a transaction begun. A pooled connection may have died while idle
-   * (server restart, `pg_terminate_backend`) without the pool knowing yet: BEGIN then fails, which
-   * is safe to retry on a fresh connection, a few times.
-   */
-  private async begin(wanted: () => boolean): Promise<pg.PoolClient> {
-    for (let attempt = 1; ; attempt++) {
-      const client = await this.pool.connect();
-      const onError = () => {};
-      client.on('error', onError);
+    // Events replayed from an earlier commit (read after this one); those that retention removed are not replayed.
+    const replayed = new Map<string, StoredEvent>();
+    let replayFailure: unknown;
+    if (replayIds.size > 0) {
       try {
-        await client.query('BEGIN');
-        return client;
+        const { rows } = await this.run<EventRow>(
+          `SELECT id, type, source, subject, data FROM ${this.table.events} WHERE id = ANY($1::text[])`,
+          [[...replayIds]],
+        );
+        for (const row of rows) replayed.set(row[0], toEnvelope(row));
       } catch (error) {
-        client.release(true);
-        // No retry once every call of the group has expired.
-        if (attempt >= this.pool.totalCount + 2 || !wanted()) throw error;
-      } finally {
-        client.off('error', onError);
+        replayFailure = error;
       }
+    }
+    calls.forEach((call, i) => {
+      const result = results[i]!;
+      if (result instanceof Error) call.reject(result);
+      else if ('replay' in result) {
+        if (replayFailure !== undefined) call.reject(replayFailure);
+        else call.resolve({ events: result.replay.flatMap((id) => replayed.get(id) ?? []), replayed: true });
+      } else call.resolve(result);
+    });
+    if (newest !== undefined) {
+      this.tail.noteHead(newest);
+      this.tail.extend(prev, committed);
+      this.advance(newest);
     }
   }
 
@@ -629,7 +861,7 @@ export class PostgresStore implements Store, EncodedRead {
     client.on('error', () => this.listenerLost(client));
     client.on('end', () => this.listenerLost(client));
     client.on('notification', (message) => {
-      if (message.channel === this.channel && message.payload) this.advance(message.payload);
+      if (message.channel === this.channel && message.payload) this.notified(message.payload);
     });
     try {
       await client.connect();
@@ -645,12 +877,53 @@ export class PostgresStore implements Store, EncodedRead {
     }
     this.listener = client;
     this.listenRetryMs = LISTEN_RETRY_MIN_MS;
+    // Without an anchor the cache answers nothing and the tail reads the log: not an error.
+    await this.anchorTail().catch(() => {});
+  }
+
+  /**
+   * A commit's notification (see `appendGroupSql`): `<prev> <head>`, then the events as JSON when
+   * they fit. The events continue the cache when it ends at `prev`; in any case the watchers wake.
+   * (A bare id is a notification from an older Specstream node.)
+   */
+  private notified(payload: string): void {
+    const newline = payload.indexOf('\n');
+    const line = newline < 0 ? payload : payload.slice(0, newline);
+    const space = line.indexOf(' ');
+    const head = space < 0 ? line : line.slice(space + 1);
+    if (!isEventId(head)) return;
+    this.tail.noteHead(head);
+    if (space >= 0 && newline >= 0) {
+      const prev = line.slice(0, space);
+      if (prev === this.tail.lastId) {
+        try {
+          this.tail.extend(prev, (JSON.parse(payload.slice(newline + 1)) as EventRow[]).map(toEncoded));
+        } catch {
+          // Not what this version sends: the tail reads the log instead.
+        }
+      }
+    }
+    this.advance(head);
+  }
+
+  /**
+   * Anchors the cache at the log's head once LISTEN is in place: every later commit's notification
+   * arrives after this, so the cache can follow the log from here.
+   */
+  private async anchorTail(): Promise<void> {
+    const { rows } = await this.run<[string | null]>(`SELECT last_id FROM ${this.table.head}`);
+    const head = rows[0]?.[0] ?? '';
+    // A notification may already have moved the cache past this head: keep what it holds then.
+    const last = this.tail.lastId;
+    if (last === undefined || last < head) this.tail.anchor(head);
   }
 
   /** The LISTEN connection died: reconnect with backoff, then wake the watchers for what was missed. */
   private listenerLost(client: pg.Client): void {
     if (this.listener !== client) return;
     this.listener = undefined;
+    // Notifications may be missed until LISTEN is back: the cache cannot follow the log meanwhile.
+    this.tail.clear();
     client.end().catch(() => {});
     if (this.closed) return;
     const retry = () => {
@@ -683,7 +956,10 @@ export class PostgresStore implements Store, EncodedRead {
         rowMode: 'array',
       });
       const head = rows[0]?.[0];
-      if (head) this.advance(head);
+      if (head) {
+        this.tail.noteHead(head);
+        this.advance(head);
+      }
     } catch {
       // Unreachable for now; `ping` reports it, and the next poll or reconnect catches up.
     }
@@ -716,6 +992,14 @@ function splitSchema(connectionString: string): { url: string; schema: string | 
   }
   const schema = parsed.searchParams.get('schema') ?? undefined;
   parsed.searchParams.delete('schema');
+  // Like libpq (psql): no user in the URL or the environment means the operating system user.
+  if (parsed.username === '' && !process.env.PGUSER && !process.env.USER) {
+    try {
+      parsed.username = encodeURIComponent(userInfo().username);
+    } catch {
+      // No such user entry: pg reports the missing user name itself.
+    }
+  }
   return { url: parsed.toString(), schema };
 }
 
@@ -725,11 +1009,17 @@ function resolveOptions(options: PostgresStoreOptions): Required<PostgresStoreOp
     throw new RangeError(`PostgresStore: schema must match [a-z_][a-z0-9_]*, at most 51 characters; got ${JSON.stringify(schema)}`);
   }
   const timeoutMs = positiveOption(options.timeoutMs, DEFAULT_TIMEOUT_MS, 'timeoutMs', 'PostgresStore');
+  const poolSize = positiveOption(options.poolSize, DEFAULT_POOL_SIZE, 'poolSize', 'PostgresStore');
+  const groupsInFlight = positiveOption(options.groupsInFlight, Math.min(DEFAULT_GROUPS_IN_FLIGHT, Math.max(1, poolSize - 1)), 'groupsInFlight', 'PostgresStore');
+  if (!Number.isSafeInteger(groupsInFlight) || (groupsInFlight > poolSize - 1 && groupsInFlight > 1)) {
+    throw new RangeError(`PostgresStore: groupsInFlight must be a whole number below poolSize (${poolSize}), got ${groupsInFlight}`);
+  }
   return {
     schema,
     pollIntervalMs: positiveOption(options.pollIntervalMs, DEFAULT_POLL_INTERVAL_MS, 'pollIntervalMs', 'PostgresStore'),
     idempotencyTtlMs: positiveOption(options.idempotencyTtlMs, DEFAULT_IDEMPOTENCY_TTL_MS, 'idempotencyTtlMs', 'PostgresStore'),
-    poolSize: positiveOption(options.poolSize, DEFAULT_POOL_SIZE, 'poolSize', 'PostgresStore'),
+    poolSize,
+    groupsInFlight,
     timeoutMs,
     connectTimeoutMs: positiveOption(options.connectTimeoutMs, timeoutMs, 'connectTimeoutMs', 'PostgresStore'),
     queryTimeoutMs: positiveOption(options.queryTimeoutMs, timeoutMs, 'queryTimeoutMs', 'PostgresStore'),
@@ -755,7 +1045,10 @@ async function migrate(pool: pg.Pool, schema: string): Promise<void> {
       );
     }
     await client.query(`SET LOCAL search_path TO ${s}`);
-    for (let step = version; step < MIGRATIONS.length; step++) await client.query(MIGRATIONS[step]!);
+    for (let step = version; step < MIGRATIONS.length; step++) {
+      const migration = MIGRATIONS[step]!;
+      await client.query(typeof migration === 'string' ? migration : migration(s));
+    }
     if (rows.length === 0) await client.query(`INSERT INTO ${s}.schema_version VALUES ($1)`, [MIGRATIONS.length]);
     else if (version !== MIGRATIONS.length) await client.query(`UPDATE ${s}.schema_version SET version = $1`, [MIGRATIONS.length]);
     await client.query('COMMIT');
@@ -778,6 +1071,15 @@ function quoteIdent(name: string): string {
 function sqlStateOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/**
+ * The server ended the session (57P01-57P03: terminated, crash, starting up) or the connection
+ * failed (class 08): reported with a SQLSTATE, so the statement did not commit.
+ */
+function isConnectionLost(error: unknown): boolean {
+  const sqlState = sqlStateOf(error);
+  return sqlState !== undefined && (sqlState.startsWith('08') || /^57P0[123]$/.test(sqlState));
 }
 
 /** No SQLSTATE (a connection failure, a timeout) or an "unavailable" class: every call would fail alike. */

@@ -146,3 +146,19 @@ export interface EncodedEvent {
 export interface EncodedRead {
   readEncoded(query: ReadQuery): Promise<EncodedEvent[]>;
 }
+
+/**
+ * Optional backend capability: the newest events this process already holds, from its own commits
+ * and the backend's change deliveries (PostgreSQL NOTIFY payloads, JetStream's consumer), without a
+ * round trip. The stream hub's tail asks it first and reads the log (`readEncoded`) only when it
+ * answers `undefined`.
+ */
+export interface TailRead {
+  /**
+   * Every event after `afterId`, oldest first, at most `limit`, when this process holds all of
+   * them; `[]` when it holds the log up to its newest known event and nothing follows `afterId`;
+   * `undefined` when it cannot tell without reading the log (`afterId` is older than what it holds,
+   * or it knows of newer events than it holds). `watch` wakes the caller after it holds more.
+   */
+  readTail(afterId: string, limit: number): EncodedEvent[] | undefined;
+}

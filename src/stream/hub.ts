@@ -25,7 +25,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import { idUpperBoundAt, timeOfId } from '../store/event-id.js';
-import type { EncodedEvent, EncodedRead, LogBounds, ReadQuery, Store } from '../store/store.js';
+import type { EncodedEvent, EncodedRead, LogBounds, ReadQuery, Store, TailRead } from '../store/store.js';
 import type { ServedBundle } from '../bundle/served-bundle.js';
 import { envelopeJson } from './frame-encoding.js';
 import type { DropNotice } from './wire-encoder.js';
@@ -179,9 +179,16 @@ export class Hub {
   /** Reads a range as JSON text: through the store's `readEncoded` when it has one, else `read` + stringify. */
   private readonly readEncoded: (query: ReadQuery) => Promise<EncodedEvent[]>;
 
+  /** The store's `readTail` (events it already holds, no round trip), when it has one. */
+  private readonly readTail: TailRead['readTail'] | undefined;
+
+  /** The log's head being read for live-only streams opening now (one read shared by those that open together). */
+  private logHeadRead: Promise<string> | undefined;
+
   constructor(deps: HubDeps) {
     this.store = deps.store;
-    const store = deps.store as Store & Partial<EncodedRead>;
+    const store = deps.store as Store & Partial<EncodedRead> & Partial<TailRead>;
+    this.readTail = typeof store.readTail === 'function' ? (afterId, limit) => store.readTail!(afterId, limit) : undefined;
     this.readEncoded =
       typeof store.readEncoded === 'function'
         ? (query) => store.readEncoded!(query)
@@ -326,8 +333,8 @@ export class Hub {
   private async startLive(subscriber: Subscriber): Promise<void> {
     let position: string;
     try {
-      // For every type, the tailed head is in the log (or was, before retention) and is the stream's start.
-      position = subscriber.types === undefined ? this.headId : ((await this.store.lastIdOf(subscriber.types)) ?? '');
+      // The log's head, not this process's tail, which may be behind it (another node's burst).
+      position = subscriber.types === undefined ? await this.logHead() : ((await this.store.lastIdOf(subscriber.types)) ?? '');
     } catch (error) {
       subscriber.reading = false;
       this.fault(subscriber, error);
@@ -344,6 +351,24 @@ export class Hub {
     if (frame) subscriber.transport.write(frame);
     subscriber.resumeRequested = false;
     this.resume(subscriber);
+  }
+
+  /**
+   * The newest id in the log (`''` when it holds none), or the tailed head when that is newer (it
+   * is in the log too). Live-only streams opening while a read is in flight share it.
+   */
+  private logHead(): Promise<string> {
+    this.logHeadRead ??= this.store.lastIdOf(undefined).then(
+      (id) => {
+        this.logHeadRead = undefined;
+        return id !== undefined && id > this.headId ? id : this.headId;
+      },
+      (error: unknown) => {
+        this.logHeadRead = undefined;
+        throw error;
+      },
+    );
+    return this.logHeadRead;
   }
 
   /** Forgets a subscriber whose connection closed (or that ended). Safe to call twice. */
@@ -433,7 +458,8 @@ export class Hub {
         this.tailAgain = false;
         let read: EncodedEvent[];
         do {
-          read = await this.readEncoded({ afterId: this.headId, limit: TAIL_BATCH });
+          // What the store already holds (no round trip), else a read of the log.
+          read = this.readTail?.(this.headId, TAIL_BATCH) ?? (await this.readEncoded({ afterId: this.headId, limit: TAIL_BATCH }));
           if (this.closing) return;
           if (read.length === 0) break;
           for (const event of read) this.ingest(event);

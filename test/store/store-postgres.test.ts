@@ -3,6 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { openStore } from '../../src/store/index.js';
 import { PostgresStore, type PostgresStoreOptions } from '../../src/store/store-postgres.js';
 import type { NewEvent } from '../../src/store/store.js';
+import { idLowerBoundAt, isEventId, timeOfId } from '../../src/store/event-id.js';
 import { checkPostgres, POSTGRES_URL, uniqueName } from '../helpers/services.js';
 import { describeStorableContract } from './storable.contract.js';
 import { describeStoreContract } from './store.contract.js';
@@ -88,7 +89,7 @@ describe.skipIf(service.skip)(`PostgreSQL backend${service.skip ? ` (skipped: ${
         const client = await admin();
         try {
           const { rows } = await client.query(`SELECT version FROM "${schema}".schema_version`);
-          expect(rows).toEqual([{ version: 1 }]);
+          expect(rows).toEqual([{ version: 2 }]);
         } finally {
           await client.end();
         }
@@ -110,6 +111,23 @@ describe.skipIf(service.skip)(`PostgreSQL backend${service.skip ? ` (skipped: ${
         await expect(
           PostgresStore.open('postgres://postgres@127.0.0.1:1/test', { schema, connectTimeoutMs: 1000 }),
         ).rejects.toMatchObject({ code: 'STORE_UNAVAILABLE' });
+      });
+
+      it('upgrades a version-1 schema in place and continues its ids above the stored head', async () => {
+        const first = (await (await open()).append([event('a', 1)])).events[0]!;
+        // As version 1 left it: no group-commit function.
+        const client = await admin();
+        try {
+          await client.query(`DROP FUNCTION "${schema}".append_group; DROP FUNCTION "${schema}".ss_b32_8; DROP FUNCTION "${schema}".ss_b32_decode`);
+          await client.query(`UPDATE "${schema}".schema_version SET version = 1`);
+        } finally {
+          await client.end();
+        }
+
+        const store = await open();
+        const second = (await store.append([event('a', 2)])).events[0]!;
+        expect(second.id > first.id).toBe(true);
+        expect((await store.read({ limit: 10 })).map((e) => e.id)).toEqual([first.id, second.id]);
       });
 
       it('takes the schema from the URL', async () => {
@@ -187,6 +205,99 @@ describe.skipIf(service.skip)(`PostgreSQL backend${service.skip ? ` (skipped: ${
         expect(seen).toEqual(all);
       // Log order is id order.
       expect([...all].sort()).toEqual(all);
+      });
+    });
+
+    describe('ids assigned by the commit', () => {
+      /** Stores `lastId` as the log's head, as another node's commit would have. */
+      async function setHead(lastId: string): Promise<void> {
+        const client = await admin();
+        try {
+          await client.query(`UPDATE "${schema}".log_head SET last_id = $1`, [lastId]);
+        } finally {
+          await client.end();
+        }
+      }
+
+      it('continue the head in its millisecond when this node\'s clock is behind it', async () => {
+        const store = await open();
+        // Stored by a node whose clock is a minute ahead.
+        const head = `${idLowerBoundAt(Date.now() + 60_000).slice(0, 14)}00000000ZZZZZZZX`;
+        await setHead(head);
+
+        const { events } = await store.append([event('a', 1), event('a', 2), event('a', 3)]);
+        // The random part counts on from the head's, carrying into its upper half.
+        expect(events.map((e) => e.id.slice(14))).toEqual(['00000000ZZZZZZZY', '00000000ZZZZZZZZ', '0000000100000000']);
+        for (const stored of events) {
+          expect(isEventId(stored.id)).toBe(true);
+          expect(timeOfId(stored.id)).toBe(timeOfId(head));
+          expect(stored.time).toBe(new Date(timeOfId(head)).toISOString());
+        }
+      });
+
+      it('move to the next millisecond when the head\'s has no room left', async () => {
+        const store = await open();
+        const head = `${idLowerBoundAt(Date.now() + 60_000).slice(0, 14)}ZZZZZZZZZZZZZZZY`;
+        await setHead(head);
+
+        const { events } = await store.append([event('a', 1), event('a', 2)]);
+        expect(timeOfId(events[0]!.id)).toBe(timeOfId(head) + 1);
+        expect(events[0]!.id > head && events[1]!.id > events[0]!.id).toBe(true);
+        expect(events.every((e) => isEventId(e.id))).toBe(true);
+      });
+
+      it('start from the node\'s clock with a fresh random part once the clock passes the head', async () => {
+        const store = await open();
+        const before = Date.now();
+        const { events } = await store.append([event('a', 1), event('a', 2)]);
+
+        expect(timeOfId(events[0]!.id)).toBeGreaterThanOrEqual(before);
+        expect(events[1]!.id > events[0]!.id).toBe(true);
+      });
+    });
+
+    describe('#readTail', () => {
+      it('serves another node\'s commits from their notifications, as a read of the log would', async () => {
+        const writer = await open();
+        const reader = await open({ pollIntervalMs: 60_000 });
+        const controller = new AbortController();
+        let wakes = 0;
+        await reader.watch(() => wakes++, controller.signal);
+        const start = (await reader.bounds()).lastId ?? '';
+
+        const { events } = await writer.append([event('a', 1), event('b', 2)]);
+        await waitFor(() => wakes > 0 && (reader.readTail(start, 10)?.length ?? 0) === 2, 'the notification to carry the events');
+
+        expect(reader.readTail(start, 10)).toEqual(await reader.readEncoded({ afterId: start, limit: 10 }));
+        expect(reader.readTail(start, 10)!.map((e) => e.id)).toEqual(events.map((e) => e.id));
+        controller.abort();
+      });
+
+      it('answers undefined for commits too large to notify, until a read of the log catches it up', async () => {
+        const writer = await open();
+        const reader = await open({ pollIntervalMs: 60_000 });
+        const controller = new AbortController();
+        let wakes = 0;
+        await reader.watch(() => wakes++, controller.signal);
+
+        const { events } = await writer.append([{ type: 'a', source: '/postgres', data: { big: 'x'.repeat(9000) } }]);
+        await waitFor(() => wakes > 0, 'the notification');
+        expect(reader.readTail('', 10)).toBeUndefined();
+
+        expect((await reader.readEncoded({ afterId: '', limit: 10 })).map((e) => e.id)).toEqual([events[0]!.id]);
+        expect(reader.readTail(events[0]!.id, 10)).toEqual([]);
+        controller.abort();
+      });
+
+      it('serves a node\'s own commits without a read', async () => {
+        const store = await open({ pollIntervalMs: 60_000 });
+        const controller = new AbortController();
+        await store.watch(() => {}, controller.signal);
+
+        const first = (await store.append([event('a', 1)])).events;
+        const second = (await store.append([{ type: 'a', source: '/postgres', data: { big: 'x'.repeat(9000) } }])).events;
+        expect(store.readTail('', 10)?.map((e) => e.id)).toEqual([...first, ...second].map((e) => e.id));
+        controller.abort();
       });
     });
 
