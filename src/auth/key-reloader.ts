@@ -6,7 +6,7 @@
  * A configuration that fails to load keeps the previous one, and says why in the log.
  */
 import type { Config } from '../config/load-config.js';
-import { redactForLog } from '../observability/redact.js';
+import { redactText } from '../observability/redact.js';
 import type { Logger } from '../observability/logger.js';
 import type { StreamHub } from '../stream/stream-hub.js';
 import { buildAuthState, type Authenticator } from './authenticator.js';
@@ -39,8 +39,10 @@ export async function reloadAuth(deps: ReloadDeps, load: () => Config): Promise<
     auth.replace(buildAuthState(config, deps.grammar, specs, auth.state));
     keys = specs.length;
   } catch (error) {
-    const message = (redactForLog(error instanceof Error ? error.message : String(error)) as string) ?? 'unknown error';
-    logger.error({ err: redactForLog(error) }, `key reload failed; keeping the previous keys and JWT settings: ${message}`);
+    // The first line only: a YAML error goes on to quote the file, which holds secrets.
+    const text = error instanceof Error ? error.message : String(error);
+    const message = redactText(text.split('\n')[0] ?? '');
+    logger.error(`key reload failed; keeping the previous keys and JWT settings: ${message}`);
     return { ok: false, error: message };
   }
   // Each principal is checked once, however many streams it has.
