@@ -4,7 +4,7 @@
  * as `concurrency` requests in flight allow. Prints one JSON line: `{published, failed, startedAt, seconds}`.
  */
 import { Agent, request } from 'node:http';
-import { AUTH, benchEvent, now } from './common.js';
+import { AUTH, benchEvent, now, percentile } from './common.js';
 
 const [url, countText, rateText, concurrencyText] = process.argv.slice(2);
 const count = Number(countText);
@@ -16,18 +16,22 @@ const target = new URL('/v1/events', url);
 let sent = 0;
 let done = 0;
 let failed = 0;
+const roundTrips: number[] = [];
 
 function send(): Promise<void> {
   const seq = sent++;
-  const body = benchEvent(seq, now());
+  const sentAt = now();
+  const body = benchEvent(seq, sentAt);
   return new Promise((resolve) => {
     const req = request(
       target,
       { method: 'POST', agent, headers: { Authorization: AUTH, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) } },
       (res) => {
-        if (res.statusCode !== 201) failed++;
+        const status = res.statusCode ?? 0;
+        if (status < 200 || status > 299) failed++;
         res.resume();
         res.on('end', () => {
+          roundTrips.push(now() - sentAt);
           done++;
           resolve();
         });
@@ -64,5 +68,6 @@ if (rate > 0) {
   });
   await Promise.all(workers);
 }
-process.stdout.write(`${JSON.stringify({ published: done - failed, failed, startedAt: started, seconds: (now() - started) / 1000 })}\n`);
+const seconds = (now() - started) / 1000;
+process.stdout.write(`${JSON.stringify({ published: done - failed, failed, startedAt: started, seconds, p50: percentile(roundTrips, 50), p99: percentile(roundTrips, 99) })}\n`);
 agent.destroy();

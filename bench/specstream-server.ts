@@ -1,14 +1,16 @@
 /**
  * Runs a Specstream server for the benchmark, in its own process: `node --import tsx
- * bench/specstream-server.ts <sqlite file | store URL>`. Prints `READY <url>`; SIGTERM closes it.
+ * bench/specstream-server.ts <sqlite file | store URL> [JSON of option overrides]`, e.g.
+ * `{"heartbeat_s":2}`. Prints `READY <url>`; SIGTERM closes it.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { loadConfig } from '../src/config/load-config.js';
 import { startServer } from '../src/server.js';
 import { announce, BENCH_KEY } from './common.js';
 
-const [dbPath] = process.argv.slice(2);
-if (!dbPath) throw new TypeError('usage: specstream-server.ts <sqlite file | store URL>');
+const [dbPath, overridesText] = process.argv.slice(2);
+if (!dbPath) throw new TypeError('usage: specstream-server.ts <sqlite file | store URL> [JSON of option overrides]');
+const overrides = JSON.parse(overridesText ?? '{}') as Record<string, unknown>;
 const config = {
   ...loadConfig({ argv: [], env: {} }),
   host: '127.0.0.1',
@@ -19,6 +21,7 @@ const config = {
   max_connections: 20_000,
   max_connections_per_key: 20_000,
   retention_max_age_s: 0,
+  ...overrides,
 };
 const running = await startServer(config, { announce: () => {} });
 // BENCH_LOOP_DELAY=1: report the server's event-loop stalls on exit (where latency tails come from).

@@ -7,6 +7,7 @@ import type { Config } from './config/load-config.js';
 import { errors } from './errors.js';
 import { handlers } from './handlers/index.js';
 import { checkJsonBody } from './http/check-json-body.js';
+import { createPublishShortcut, type AppStages, type PublishShortcut } from './http/publish-shortcut.js';
 import { corsFor, declaredRequestHeaders } from './http/cors.js';
 import { toErrorResponse } from './http/error-response.js';
 import { rejectNonFiniteNumbers } from './http/finite-numbers.js';
@@ -51,12 +52,24 @@ interface Locals {
   principal?: Principal;
 }
 
+/** The express app, with the publish hot path that runs the same middleware without express. */
+export interface SpecstreamApp extends express.Express {
+  /**
+   * Serves a plain publish request (src/http/publish-shortcut.ts) and returns true, or returns
+   * false and leaves the request to the app. The HTTP server calls it before the app.
+   */
+  shortcut: PublishShortcut;
+}
+
 /**
  * Builds the express app without listening. Routes, auth, permissions, request validation and
  * error bodies all come from the served bundle's OpenAPI document: each operation runs the
  * handler of its role (`x-specstream-operation`).
+ *
+ * The middleware is grouped in stages (`AppStages`) that the publish shortcut runs too, as the
+ * same objects: a step added to a stage applies to both.
  */
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(deps: AppDeps): SpecstreamApp {
   const { config, logger, metrics } = deps;
   const { bundle } = deps.served;
   const operations = bundle.operations;
@@ -67,9 +80,28 @@ export function createApp(deps: AppDeps): express.Express {
   const handleError = errorHandler(logger, deps.served);
   // Request logs show the values of this document's declared query parameters; every other value is redacted.
   registerLoggedQueryParameters(bundle.openapi);
-  app.use(requestLog(logger, metrics));
-  app.use(rejectLongUrls(config.max_url_bytes));
-  app.use(corsFor(config.cors_origins, declaredRequestHeaders(bundle.openapi)));
+  const stages: AppStages = {
+    before: [requestLog(logger, metrics), rejectLongUrls(config.max_url_bytes), corsFor(config.cors_origins, declaredRequestHeaders(bundle.openapi))],
+    // 2. Who is calling, and may they call this operation at all? Before any body is read.
+    access: [authenticate(deps.auth, bundle), limitPublishRate(deps.auth, new RateLimiter(), metrics)],
+    // 3. Read (within body_timeout_ms) and validate the request against the spec.
+    body: [
+      bodyDeadline(config.body_timeout_ms, handleError),
+      express.json({ limit: config.body_limit_bytes, type: ['application/json', 'application/*+json'] }),
+      checkJsonBody(config.body_max_depth),
+      ...OpenApiValidator.middleware({
+        apiSpec: structuredClone(bundle.openapi) as never, // the validator's own document type; the YAML is validated by the linter
+        validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
+        validateResponses: config.response_validation ? { removeAdditional: false } : false,
+        validateSecurity: false,
+        validateApiSpec: false,
+        $refParser: { mode: 'dereference' },
+      }),
+      rejectNonFiniteNumbers(),
+    ],
+    error: handleError,
+  };
+  app.use(...stages.before);
 
   // 1. Which operation is this? (Also 404/405 for anything the spec does not declare.)
   for (const operation of operations) {
@@ -80,25 +112,8 @@ export function createApp(deps: AppDeps): express.Express {
   }
   app.use(rejectUndeclared(operations));
 
-  // 2. Who is calling, and may they call this operation at all? Before any body is read.
-  app.use(authenticate(deps.auth, bundle));
-  app.use(limitPublishRate(deps.auth, new RateLimiter(), metrics));
-
-  // 3. Read (within body_timeout_ms) and validate the request against the spec.
-  app.use(bodyDeadline(config.body_timeout_ms, handleError));
-  app.use(express.json({ limit: config.body_limit_bytes, type: ['application/json', 'application/*+json'] }));
-  app.use(checkJsonBody(config.body_max_depth));
-  app.use(
-    OpenApiValidator.middleware({
-      apiSpec: structuredClone(bundle.openapi) as never, // the validator's own document type; the YAML is validated by the linter
-      validateRequests: { allowUnknownQueryParameters: false, coerceTypes: true },
-      validateResponses: config.response_validation ? { removeAdditional: false } : false,
-      validateSecurity: false,
-      validateApiSpec: false,
-      $refParser: { mode: 'dereference' },
-    }),
-  );
-  app.use(rejectNonFiniteNumbers());
+  app.use(...stages.access);
+  app.use(...stages.body);
 
   // 4. The handler of the operation's role.
   for (const operation of operations) {
@@ -106,7 +121,7 @@ export function createApp(deps: AppDeps): express.Express {
   }
 
   app.use(handleError);
-  return app;
+  return Object.assign(app, { shortcut: createPublishShortcut(deps, app, stages, handlers.publish) });
 }
 
 function bind(handler: Handler, deps: AppDeps): RequestHandler {

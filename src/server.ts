@@ -81,7 +81,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const store = await openStore(config.store, { synchronous: config.sqlite_synchronous, timeoutMs: config.store_timeout_ms });
   const hub = createStreamHub({ store, config, metrics, logger, served });
   const app = createApp({ config, store, auth, logger, metrics, hub, served });
-  const server = createServer(serverOptions, app);
+  // A plain publish takes the app's hot path (src/http/publish-shortcut.ts); everything else, express.
+  const server = createServer(serverOptions, (req, res) => {
+    if (!app.shortcut(req, res)) app(req, res);
+  });
   answerClientErrors(server, logger);
   const connections = trackConnections(server);
 

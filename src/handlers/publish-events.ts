@@ -8,7 +8,9 @@ import type { AppendResult, NewEvent } from '../store/store.js';
 import { zodIssuesToDetails } from '../http/zod-details.js';
 
 // The request body was checked by `checkJsonBody` (depth, characters, `__proto__`) and validated
-// against NewEvent | NewEventBatch by the OpenAPI validator.
+// against NewEvent | NewEventBatch by the OpenAPI validator, or the same checks of the publish hot
+// path (src/http/publish-shortcut.ts), which calls this handler with Node's request and response:
+// only their own properties are used here.
 interface NewEventBody {
   type: string;
   source?: string;
@@ -59,7 +61,8 @@ export const publishEvents: Handler = async (req, res, { deps, principal }) => {
   if (details.length > 0) throw errors.validationFailed(undefined, details);
   if (forbidden.size > 0) throw errors.forbidden(`This key may not publish ${[...forbidden].sort().join(', ')}`);
 
-  const key = req.header('Idempotency-Key');
+  // Node joins repeated headers with ", ", as express's `req.header` returns them.
+  const key = req.headers['idempotency-key'] as string | undefined;
   let result: AppendResult;
   try {
     result = await deps.store.append(
@@ -86,7 +89,11 @@ export const publishEvents: Handler = async (req, res, { deps, principal }) => {
   else for (const event of result.events) deps.metrics.eventsPublished.inc({ type: event.type });
   const { bundle } = deps.served;
   const stored = bundle.native ? result.events : result.events.map((event) => envelopeObject(bundle.envelope, event as unknown as JsonObject));
-  res.status(201).json(isBatch ? { data: stored } : stored[0]);
+  // What express's `res.status(201).json(...)` writes, without express: the publish hot path
+  // (src/http/publish-shortcut.ts) calls this handler with Node's own response.
+  res.statusCode = 201;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(isBatch ? { data: stored } : stored[0]));
 };
 
 /**

@@ -1,4 +1,5 @@
-import { decodeTime, encodeTime, incrementBase32, ulid } from 'ulid';
+import { randomFillSync } from 'node:crypto';
+import { decodeTime, encodeTime, incrementBase32 } from 'ulid';
 
 /**
  * `evt_` + a 26-character Crockford base32 ULID that this server could have issued: the first
@@ -63,13 +64,33 @@ export class EventIdGenerator {
   next(): string {
     const now = this.now();
     if (now > this.lastTime) {
-      const fresh = ulid(now);
       this.lastTime = now;
-      this.lastRandom = fresh.slice(10);
-      return PREFIX + fresh;
+      this.lastRandom = randomPart();
+      return PREFIX + encodeTime(now) + this.lastRandom;
     }
     // Same millisecond (or the clock went back): keep the time, increment the random part.
     this.lastRandom = incrementBase32(this.lastRandom);
     return PREFIX + encodeTime(this.lastTime) + this.lastRandom;
   }
+}
+
+const CROCKFORD = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+/** Random bytes drawn 16 at a time (one per base32 character), refilled from the CSPRNG when used up. */
+const pool = Buffer.allocUnsafe(4096);
+let poolAt = pool.length;
+
+/**
+ * A ULID's random part: 16 Crockford base32 characters (80 bits) from the CSPRNG, as `ulid()`
+ * makes them, but from a pooled buffer (one `randomFillSync` per 256 ids, not one per character).
+ */
+function randomPart(): string {
+  if (poolAt + 16 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  let out = '';
+  // 256 is a multiple of 32, so the low 5 bits of a uniform byte are uniform.
+  for (let i = 0; i < 16; i++) out += CROCKFORD[pool[poolAt + i]! & 31];
+  poolAt += 16;
+  return out;
 }

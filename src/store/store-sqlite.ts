@@ -276,7 +276,9 @@ export class SqliteStore implements Store, EncodedRead {
       let newest: string | undefined;
       const outcomes = calls.map((call): Outcome => {
         try {
-          const result = this.appendOne(call);
+          // One event without an idempotency key is one INSERT, atomic by itself (a failing
+          // statement is rolled back alone): no savepoint needed around it.
+          const result = call.events.length === 1 && call.key === undefined ? this.insertCall(call) : this.appendOne(call);
           if (!result.replayed && result.events.length > 0) newest = result.events.at(-1)!.id;
           return { ok: true, result };
         } catch (error) {
