@@ -7,6 +7,7 @@ import type { Config } from './config/load-config.js';
 import { errors } from './errors.js';
 import { handlers } from './handlers/index.js';
 import { checkJsonBody } from './http/check-json-body.js';
+import { rejectUnsupportedEncodings } from './http/content-encoding.js';
 import { createPublishShortcut, type AppStages, type PublishShortcut } from './http/publish-shortcut.js';
 import { corsFor, declaredRequestHeaders } from './http/cors.js';
 import { toErrorResponse } from './http/error-response.js';
@@ -87,6 +88,7 @@ export function createApp(deps: AppDeps): SpecstreamApp {
     // 3. Read (within body_timeout_ms) and validate the request against the spec.
     body: [
       bodyDeadline(config.body_timeout_ms, handleError),
+      rejectUnsupportedEncodings(),
       express.json({ limit: config.body_limit_bytes, type: ['application/json', 'application/*+json'] }),
       checkJsonBody(config.body_max_depth),
       ...OpenApiValidator.middleware({
