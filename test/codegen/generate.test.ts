@@ -415,6 +415,7 @@ describe('SSE messages', () => {
     expect(sseMessages.map(({ name, field, event, id }) => ({ name, field, event, id }))).toEqual([
       { name: 'sseEvent', field: 'data', event: '*', id: 'required' },
       { name: 'sseStreamDropped', field: 'data', event: 'stream.dropped', id: 'none' },
+      { name: 'sseStreamExpired', field: 'data', event: 'stream.expired', id: 'none' },
       { name: 'sseRetry', field: 'retry', event: undefined, id: undefined },
       { name: 'ssePosition', field: 'data', event: 'stream.position', id: 'required' },
       { name: 'sseHeartbeat', field: 'comment', event: undefined, id: undefined },
