@@ -70,10 +70,11 @@ async function specmatic(label: string, args: string[], env: Record<string, stri
 
 // Operations whose valid requests depend on more than their OpenAPI schemas: the publish body's
 // `data` must match the catalog payload of its `type` (in the AsyncAPI document), and the history
-// query obeys cross-parameter rules (`x-specstream-query-rules`) that OpenAPI cannot express.
+// query obeys cross-parameter rules (`x-specstream-query-rules`) that OpenAPI cannot express, and
+// the scopes a token may carry depend on the catalog and the caller's own (`POST /v1/tokens`).
 // Specmatic's generated *positive* variants of these ignore that, so their positive tests come
 // from the hand-written examples only; their generated *negative* tests still run.
-const refined = "(PATH='/v1/events' && METHOD='POST') || (PATH='/v1/events' && METHOD='GET') || PATH='/v1/events/stream'";
+const refined = "(PATH='/v1/events' && METHOD='POST') || (PATH='/v1/events' && METHOD='GET') || PATH='/v1/events/stream' || PATH='/v1/tokens'";
 
 let status = 1;
 try {
