@@ -3,13 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RateLimiter, rateLimitHeaders } from '../../src/auth/rate-limiter.js';
-import { publish } from '../../src/client/index.js';
+import { publish, type NewEvent } from '../../src/client/index.js';
 import { loadConfig } from '../../src/config/load-config.js';
 import { TEST_KEYS } from '../helpers/test-server.js';
 import { runCli } from '../cli/run-cli.js';
 import { answer, claims, SECRET, sign, startAuthServer, type AuthServer } from './helpers.js';
 
-const EVENT = { type: 'grant.created', data: { grantId: 'grnt_1', userId: 'usr_1', scopes: ['calendar:read'] } } as const;
+const EVENT: NewEvent<'grant.created'> = { type: 'grant.created', data: { grantId: 'grnt_1', userId: 'usr_1', scopes: ['calendar:read'] } };
 
 // draft-ietf-httpapi-ratelimit-headers-11: an sf-list of items, a string naming the policy with
 // integer parameters (q, w on the policy; r, t on the current limit).
