@@ -17,7 +17,8 @@
  * Server CPU (user + system, from /proc) is the figure that does not depend on what else the
  * machine runs; rates and latencies do (the nodes, the backend and this harness share the CPUs).
  * The load average is printed before and after. Options: `--quick` (shorter phases),
- * `--only=single,batch,fanout,burst`.
+ * `--only=single,batch,fanout,burst`, `--runs=N` (N rounds of one node then N nodes, each in a
+ * fresh log; the comparison gives each figure's median).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -68,6 +69,7 @@ export async function runCluster(args: readonly string[]): Promise<void> {
   if (!process.env.PGUSER && !process.env.USER) process.env.PGUSER = userInfo().username;
   const quick = args.includes('--quick');
   const only = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',');
+  const runs = Math.max(1, Math.min(9, Number(args.find((arg) => arg.startsWith('--runs='))?.slice('--runs='.length) ?? 1) || 1));
   const want = (phase: string) => only === undefined || only.includes(phase);
   const phases = {
     singleSeconds: quick ? 4 : 8,
@@ -81,13 +83,31 @@ export async function runCluster(args: readonly string[]): Promise<void> {
     `Specstream scale-out benchmark (${quick ? 'quick' : 'full'}), Node ${process.version}, store ${benchStore.replace(/\/\/[^@/]*@/, '//')}, ` +
       `1 vs ${nodes} nodes, ${new Date().toISOString()}\nload average before: ${loadAverage()}`,
   );
-  const results: ClusterFigures[] = [];
-  for (const count of [1, nodes]) {
-    console.log(`\n${count} node${count > 1 ? 's' : ''}:`);
-    results.push(await runWith(count, phases, want));
+  const one: ClusterFigures[] = [];
+  const many: ClusterFigures[] = [];
+  for (let run = 1; run <= runs; run++) {
+    for (const count of [1, nodes]) {
+      console.log(`\n${count} node${count > 1 ? 's' : ''}${runs > 1 ? ` (run ${run} of ${runs})` : ''}:`);
+      (count === 1 ? one : many).push(await runWith(count, phases, want));
+    }
   }
   console.log(`\nload average after: ${loadAverage()}`);
-  printComparison(results[0]!, results[1]!, nodes);
+  printComparison(medianOf(one), medianOf(many), nodes, runs);
+}
+
+/** Each numeric figure's median over the runs (booleans: true only if true in every run). */
+function medianOf(runs: readonly ClusterFigures[]): ClusterFigures {
+  if (runs.length === 1) return runs[0]!;
+  const merge = (values: unknown[]): unknown => {
+    const present = values.filter((v) => v !== undefined);
+    if (present.length === 0) return undefined;
+    if (typeof present[0] === 'number') return percentile(present as number[], 50);
+    if (typeof present[0] === 'boolean') return present.every(Boolean);
+    if (Array.isArray(present[0])) return present.at(-1);
+    const keys = new Set(present.flatMap((v) => Object.keys(v as object)));
+    return Object.fromEntries([...keys].map((key) => [key, merge(present.map((v) => (v as Record<string, unknown>)[key]))]));
+  };
+  return merge(runs as unknown[]) as ClusterFigures;
 }
 
 async function runWith(
@@ -292,7 +312,7 @@ function failures(run: PublishRun): string {
   return run.failed > 0 ? ` (${run.failed} failed: ${JSON.stringify(run.statuses)})` : '';
 }
 
-function printComparison(one: ClusterFigures, many: ClusterFigures, nodes: number): void {
+function printComparison(one: ClusterFigures, many: ClusterFigures, nodes: number, runs: number): void {
   const rows: Array<[string, number | undefined, number | undefined, number]> = [
     ['single-event publishes/s', one.single?.eventsPerSecond, many.single?.eventsPerSecond, 0],
     ['  server CPU µs per publish', one.single?.cpuUsPerPublish, many.single?.cpuUsPerPublish, 0],
@@ -304,6 +324,7 @@ function printComparison(one: ClusterFigures, many: ClusterFigures, nodes: numbe
     ['burst: slowest tail, ms after the last ack', one.burst?.maxLagMs, many.burst?.maxLagMs, 0],
     ['  older events sent to live-only streams', one.burst?.liveOnlyOldEvents, many.burst?.liveOnlyOldEvents, 0],
   ];
+  if (runs > 1) console.log(`\nmedians of ${runs} runs:`);
   console.log(`\n${'figure'.padEnd(48)} ${'1 node'.padStart(10)} ${`${nodes} nodes`.padStart(10)} ${`ratio ${nodes}/1`.padStart(10)}`);
   for (const [label, a, b, digits] of rows) {
     if (a === undefined && b === undefined) continue;

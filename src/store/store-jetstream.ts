@@ -10,9 +10,12 @@ import {
   type PubAck,
   type StoredMsg,
 } from '@nats-io/jetstream';
-import { connect, headers, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
+import { connect, headers, type Msg, type MsgHdrs, type NatsConnection } from '@nats-io/transport-node';
 import { errors, SpecstreamError } from '../errors.js';
 import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
+import { decodeForwardReply, decodeForwardRequest, encodeForwardReply, encodeForwardRequests, forwardableError, type ForwardOutcome } from './jetstream-forwarding.js';
+import { WriterElection } from './jetstream-writer-election.js';
+import { TailCache } from './tail-cache.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -24,8 +27,9 @@ import type {
   RetentionPolicy,
   Store,
   StoredEvent,
+  TailRead,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, queueAppend, readRange, storeDidNotAnswer, withDeadline, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, envelopeJson, queueAppend, readRange, storeDidNotAnswer, takeGroup, withDeadline, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link JetStreamStore.open}. */
 export interface JetStreamStoreOptions {
@@ -54,6 +58,13 @@ export interface JetStreamStoreOptions {
   requestTimeoutMs?: number;
   /** Replicas of the stream when it is created (1 on a single server, 3 on a cluster). Defaults to 1. */
   replicas?: number;
+  /**
+   * Publish through one writer per stream: the oldest node that answers a roll call publishes,
+   * and the others forward their appends to it in one NATS request per group, so that nodes do
+   * not refuse each other's publishes (`WriterElection`). A node publishes itself while no writer
+   * answers (at start, after the writer died, during a partition). Defaults to true.
+   */
+  singleWriter?: boolean;
   /** The clock (ms since the epoch) for ids and retention; for tests. Defaults to `Date.now`. */
   clock?: () => number;
 }
@@ -72,6 +83,18 @@ const MESSAGE_TOO_LARGE = 10054;
 /** Header names. */
 const H = { ord: 'Ss-Ord', count: 'Ss-Count', lastId: 'Ss-Last-Id', fingerprint: 'Ss-Fp' } as const;
 const SEQ_CACHE_SIZE = 4096;
+/**
+ * Bounds of one group: its calls' events and payload characters (a group is published as a few
+ * messages, or forwarded as a few requests, each within the server's max_payload).
+ */
+const MAX_GROUP_EVENTS = 20_000;
+const MAX_GROUP_LENGTH = 16 * 1024 * 1024;
+/** Room kept in a forwarding request for the NATS headers and framing. */
+const REQUEST_ROOM_BYTES = 4096;
+/** The answer of a writer that will not take a forwarded group (it is closing): publish it yourself. */
+const REFUSED_REPLY = '{"refused":true}';
+/** What a forwarded call's own promise resolves with on the writer (its real outcome goes back by `forward`). */
+const FORWARDED: AppendResult = Object.freeze({ events: [], replayed: false }) as AppendResult;
 /** NATS' default `max_payload`, for when the server's INFO is not known yet. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 /**
@@ -103,6 +126,36 @@ interface Watcher {
   active: boolean;
 }
 
+/** An event of the tail cache, with its ordinal (the retention floor is one). */
+interface TailEvent extends EncodedEvent {
+  ord: number;
+}
+
+/**
+ * A queued call. `forward` is set on the calls another node forwarded to this one (the writer):
+ * their outcome goes back to it as ids, not as envelopes built here.
+ */
+type Call = PendingAppend & {
+  forward?: (outcome: ForwardOutcome) => void;
+  /** Published in a message of its own: the server refused a message it shared (one call may be the cause). */
+  alone?: boolean;
+};
+
+/** One message of a group: a keyed call alone, or a run of unkeyed calls. */
+interface Message {
+  calls: Call[];
+  /** Each call's ids, in order. */
+  ids: string[][];
+  /** The envelopes' JSON text, all calls' events in order. */
+  lines: string[];
+  subject: string;
+  /** Set for a keyed call (`k-` + its key's digest): the duplicate window refuses a second copy. */
+  msgId: string | undefined;
+  fingerprint: string | undefined;
+  ord: number;
+  lastId: string;
+}
+
 /** One decoded event message. */
 interface Record {
   seq: number;
@@ -122,13 +175,29 @@ interface Record {
  *
  * **Ordering.** The stream sequence is the log order, and ids must increase with it on every node.
  * A node assigns ids itself (the `evt_` ULID format, `time` = the ULID time) after raising its
- * generator to the newest stored id, and publishes with optimistic concurrency: the first message
- * of a group expects the stream's last sequence to be the one whose id it observed
- * (`Nats-Expected-Last-Sequence`), each further message expects the previous one's message id
- * (`Nats-Expected-Last-Msg-Id`). If another node appended in between, the server refuses the
- * message (and so every later one of the group); the node re-reads the tail, re-assigns ids above
- * it and publishes again. Hence a stored message's ids are above every earlier message's, whatever
- * the clocks of the nodes. The group's messages are pipelined: one round trip per group.
+ * generator to the newest stored id, and publishes with optimistic concurrency: each message
+ * expects the stream's last sequence to be the one whose ids it continues
+ * (`Nats-Expected-Last-Sequence`: the tail the node observed, or its own previous message, whose
+ * acknowledgement it waits for). If another node appended in between, the server refuses the
+ * message; the node re-reads the tail, re-assigns ids above it and publishes again. Hence a stored
+ * message's ids are above every earlier message's, whatever the clocks of the nodes. (Messages are
+ * not pipelined: a pipelined message could only be tied to the one before by its message id, and a
+ * keyed message's id is shared by every node publishing that key, so another node's copy could
+ * satisfy it out of order.)
+ *
+ * **Groups and messages.** Appends made while a group is being published form the next group. A
+ * run of unkeyed calls is published as one message (up to the message size limit), a keyed call
+ * as a message of its own, so single-event publishes do not cost a message each.
+ *
+ * **One writer.** With `singleWriter` (the default) the nodes elect a writer, the oldest node that
+ * answers a roll call (`WriterElection`); the others forward their groups to it over NATS
+ * request/reply (`jetstream-forwarding.ts`), so that it publishes everyone's calls in its groups
+ * and no node's publish is refused for another's. While no writer answers, a node publishes
+ * itself; the expectations keep the order whatever the nodes believe about who writes.
+ *
+ * **Tailing.** An ordered consumer on `<stream>.ev.>` delivers every message (bodies included) to
+ * every node, which keeps the newest stretch of the log in a `TailCache` for its stream hub
+ * (`readTail`): a node follows the log without a read per message.
  *
  * **Idempotency.** A keyed call's message id is derived from the key, so JetStream's duplicate
  * window (= `idempotencyTtlMs`) refuses a second copy; the node then compares the fingerprint
@@ -138,7 +207,7 @@ interface Record {
  * below it are not read any more, which lets `maxCount` cut through a message — then purges the
  * messages wholly below it.
  */
-export class JetStreamStore implements Store, EncodedRead {
+export class JetStreamStore implements Store, EncodedRead, TailRead {
   readonly kind = 'jetstream';
 
   /**
@@ -178,14 +247,17 @@ export class JetStreamStore implements Store, EncodedRead {
             num_replicas: resolved.replicas,
           });
         } catch (addError) {
-          // Another node created it at the same moment.
-          if (!(addError instanceof JetStreamApiError) || addError.code !== 10058) throw addError;
+          // Another node created it at the same moment ("name in use", or "subjects overlap" when
+          // its add got there first): fine if it is there now.
+          if (!(addError instanceof JetStreamApiError) || (addError.code !== 10058 && addError.code !== 10065)) throw addError;
+          await jsm.streams.info(name);
         }
       }
       const js = jetstream(nc, { timeout: resolved.requestTimeoutMs });
       const store = new JetStreamStore(nc, js, jsm, resolved);
       await store.refreshHead();
       await store.refreshFloor();
+      store.election?.start();
       return store;
     } catch (error) {
       await nc?.close().catch(() => {});
@@ -212,7 +284,15 @@ export class JetStreamStore implements Store, EncodedRead {
   private consumer: ConsumerMessages | undefined;
   private watching: Promise<void> | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
-  private lastNotifiedSeq = 0;
+  /** The newest events, as the consumer delivers them (see `readTail`). */
+  private readonly tail = new TailCache<TailEvent>();
+  /** The last message the consumer delivered (its sequence), and at the previous poll. */
+  private deliveredSeq = 0;
+  private deliveredAtPoll = -1;
+  private stalledPolls = 0;
+  private lastPolledSeq = 0;
+  /** Who publishes (unless `singleWriter` is off: then every node does). */
+  readonly election: WriterElection | undefined;
   private connected = true;
   private readonly inFlight = new Set<Promise<void>>();
   private closed = false;
@@ -231,6 +311,8 @@ export class JetStreamStore implements Store, EncodedRead {
       floor: `${this.name}.meta.floor`,
       typePrefix: `${this.name}.ev.t.`,
     };
+    // Core NATS subjects outside `<stream>.>`, which the stream would capture.
+    this.election = options.singleWriter ? new WriterElection(nc, { prefix: `_specstream.${this.name}`, onForward: (message) => this.takeForwarded(message) }) : undefined;
     this.clock = options.clock;
     this.pollIntervalMs = options.pollIntervalMs;
     this.timeoutMs = options.timeoutMs;
@@ -248,7 +330,7 @@ export class JetStreamStore implements Store, EncodedRead {
       return Promise.reject(error);
     }
     const appended = queueAppend(call, this.pending, this.timeoutMs);
-    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
+    this.scheduleFlush();
     return appended;
   }
 
@@ -262,6 +344,15 @@ export class JetStreamStore implements Store, EncodedRead {
       const { id, type } = peek(json);
       return { id, type, json };
     });
+  }
+
+  /**
+   * See `TailRead`: served from what the ordered consumer delivered, once `watch` started it;
+   * `undefined` before, and after the consumer was found stalled (until it is restarted).
+   */
+  readTail(afterId: string, limit: number): EncodedEvent[] | undefined {
+    if (this.closed) return undefined;
+    return this.tail.read(afterId, limit)?.map(({ id, type, json }) => ({ id, type, json }));
   }
 
   async get(id: string): Promise<StoredEvent | undefined> {
@@ -288,8 +379,14 @@ export class JetStreamStore implements Store, EncodedRead {
    * direct get each); mixed-type messages stored after the newest of those are scanned in order.
    */
   async lastIdOf(types: readonly string[] | undefined): Promise<string | undefined> {
-    if (types === undefined) return (await this.bounds()).lastId;
     this.assertOpen();
+    if (types === undefined) {
+      // The stream's tail: its last message carries the newest id ever stored and the next ordinal.
+      this.assertConnected();
+      const head = await this.guard(() => this.refreshHead());
+      await this.guard(() => this.refreshFloor());
+      return head.lastId === '' || head.nextOrd <= this.floor.ord ? undefined : head.lastId;
+    }
     const wanted = new Set(types);
     if (wanted.size === 0) return undefined;
     this.assertConnected();
@@ -336,9 +433,9 @@ export class JetStreamStore implements Store, EncodedRead {
 
   /**
    * Registers `onAppend`: called (coalesced) for each message stored on the stream by any node, as
-   * an ordered consumer (headers only) delivers it, after a reconnect, and when the fallback poll
-   * sees the last sequence move. Resolves once the consumer starts at the current tail, so nothing
-   * stored after it resolves goes unnoticed.
+   * the ordered consumer delivers it (into the tail cache), after a reconnect, and when the
+   * fallback poll sees the last sequence move. Resolves once the consumer starts at the current
+   * tail, so nothing stored after it resolves goes unnoticed.
    */
   async watch(onAppend: () => void, signal: AbortSignal): Promise<void> {
     this.assertOpen();
@@ -397,6 +494,7 @@ export class JetStreamStore implements Store, EncodedRead {
         }
         const deleted = floor - this.floor.ord;
         this.floor = { ord: floor };
+        this.tail.dropWhile((event) => event.ord < floor);
         this.head = { ...head, seq: ack.seq };
         // Physically drop the messages wholly below the floor (the floor markers but the newest too).
         const keepFrom = await this.seqOfOrd(floor, head);
@@ -424,7 +522,17 @@ export class JetStreamStore implements Store, EncodedRead {
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.closed = true;
-      while (this.flushing !== undefined) await this.flushing;
+      // No more forwarded groups: their nodes publish themselves, then elect another writer. The
+      // flush makes sure the server dropped this node's subscriptions before anything else closes
+      // (a group routed to it meanwhile is answered: refused, so its node publishes it).
+      if (this.election !== undefined) {
+        this.election.stop();
+        await this.nc.flush().catch(() => {});
+      }
+      while (this.flushing !== undefined || this.pending.some((call) => !call.settled)) {
+        if (this.flushing === undefined) this.scheduleFlush();
+        await this.flushing;
+      }
       while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
       if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
       for (const watcher of this.watchers) watcher.active = false;
@@ -437,14 +545,23 @@ export class JetStreamStore implements Store, EncodedRead {
 
   // ---- appends --------------------------------------------------------------------------------
 
+  private scheduleFlush(): void {
+    // Everything appended in this turn of the event loop goes into the first group; the running
+    // flush picks up what arrives meanwhile.
+    this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
+  }
+
   private async flushLoop(): Promise<void> {
     try {
       let rounds = 0;
       while (this.pending.length > 0) {
-        // Calls that expired while queued were told nothing was stored: leave them out.
-        const calls = this.pending.filter((call) => !call.settled);
-        this.pending = [];
-        if (calls.length === 0) break;
+        // Calls that expired while queued were told nothing was stored: takeGroup leaves them out.
+        const calls = takeGroup(this.pending, MAX_GROUP_EVENTS, MAX_GROUP_LENGTH) as Call[];
+        if (calls.length === 0) continue;
+        if (this.election?.role === 'other' && !this.closed && calls.every((call) => call.forward === undefined)) {
+          await this.forwardGroup(calls);
+          continue;
+        }
         const retry = await this.publishGroup(calls);
         if (retry.length > 0) {
           // Lost the race for the tail: these go first in the next round, with fresh ids.
@@ -461,10 +578,11 @@ export class JetStreamStore implements Store, EncodedRead {
   }
 
   /**
-   * Publishes a group's calls as one pipelined chain and settles those that are decided; resolves
-   * with the calls to publish again (those refused because another node appended first).
+   * Publishes a group's calls as a chain of messages, one after the other, and settles those that
+   * are decided; resolves with the calls to publish again (refused because another node appended
+   * first, or not sent because the chain stopped before them).
    */
-  private async publishGroup(calls: PendingAppend[]): Promise<PendingAppend[]> {
+  private async publishGroup(calls: Call[]): Promise<Call[]> {
     if (!this.connected) {
       const failure = errors.storeUnavailable(undefined, undefined, { cause: new Error('NATS disconnected') });
       for (const call of calls) call.reject(failure);
@@ -480,133 +598,306 @@ export class JetStreamStore implements Store, EncodedRead {
     }
     if (head.lastId !== '') this.generator.observe(head.lastId);
     // Calls that expired while the tail was read are not published (they were told nothing was
-    // stored); from here to the publishes below nothing awaits, so no deadline fires in between.
+    // stored); no deadline fires between a check and the publish after it (nothing awaits).
     calls = calls.filter((call) => !call.settled);
+    const { messages, sameKey } = this.planMessages(calls, head);
 
-    type Plan =
-      | { kind: 'publish'; call: PendingAppend; msgId: string; lines: string[]; events: StoredEvent[]; ord: number; lastId: string }
-      | { kind: 'same-group'; call: PendingAppend; of: number };
-    const plans: Plan[] = [];
-    const byKey = new Map<string, number>();
-    let ord = head.nextOrd;
-    for (const call of calls) {
-      const earlier = call.key === undefined ? undefined : byKey.get(call.key);
-      if (earlier !== undefined) {
-        plans.push({ kind: 'same-group', call, of: earlier });
-        continue;
-      }
-      const events: StoredEvent[] = [];
-      const lines: string[] = [];
-      call.events.forEach((event, i) => {
-        const id = this.generator.next();
-        const stored = envelopeWithJson(id, event.type, event.source, event.subject ?? null, new Date(timeOfId(id)).toISOString(), call.payloads[i]!);
-        events.push(stored.event);
-        lines.push(stored.json);
-      });
-      const msgId = call.key === undefined ? `r-${randomUUID()}` : `k-${createHash('sha256').update(call.key).digest('base64url')}`;
-      if (call.key !== undefined) byKey.set(call.key, plans.length);
-      plans.push({ kind: 'publish', call, msgId, lines, events, ord, lastId: events.at(-1)?.id ?? head.lastId });
-      ord += events.length;
-    }
-
-    // Pipelined: every message goes out now; the expectations chain them.
-    let previousMsgId: string | undefined;
-    const acks = plans.map((plan) => {
-      if (plan.kind !== 'publish') return undefined;
-      const types = new Set(plan.call.events.map((e) => e.type));
-      const only = types.size === 1 ? [...types][0]! : undefined;
-      const subject = only !== undefined && isSubjectSafe(only) ? this.subject.typePrefix + only : this.subject.mixed;
+    const retry: Call[] = [];
+    /** Per message: its calls' envelope lines once stored or replayed (for keyed repeats in the group). */
+    const settledLines: Array<string[] | undefined> = [];
+    let current: Head | undefined = head;
+    /** The sequence the stream must end with for the next message: the last one this chain stored. */
+    let expected = head.seq;
+    let i = 0;
+    for (; i < messages.length; i++) {
+      const message = messages[i]!;
+      // An expired call would be stored though told it was not: stop, the rest goes again.
+      if (message.calls.some((call) => call.settled)) break;
       const hdrs = headers();
-      hdrs.set(H.ord, String(plan.ord));
-      hdrs.set(H.count, String(plan.lines.length));
-      hdrs.set(H.lastId, plan.lastId);
-      if (plan.call.fingerprint !== undefined) hdrs.set(H.fingerprint, plan.call.fingerprint);
-      const expect = previousMsgId === undefined ? { lastSequence: head.seq } : { lastMsgID: previousMsgId };
-      previousMsgId = plan.msgId;
-      plan.call.sent = true;
-      return this.js.publish(subject, plan.lines.join('\n'), { msgID: plan.msgId, headers: hdrs, expect }).then(
-        (ack) => ({ ok: true as const, ack }),
-        (error: unknown) => ({ ok: false as const, error }),
-      );
-    });
-    const results = await Promise.all(acks);
-
-    const retry: PendingAppend[] = [];
-    const outcomes: Array<AppendResult | Error | undefined> = [];
-    let broken: 'conflict' | 'failure' | undefined;
-    let failure: unknown;
-    for (let i = 0; i < plans.length; i++) {
-      const plan = plans[i]!;
-      if (broken !== undefined) {
-        // After the chain broke nothing later was stored (the expectations guarantee it).
-        if (broken === 'conflict') retry.push(plan.call);
-        else outcomes[i] = unconfirmed(failure);
-        continue;
-      }
-      if (plan.kind === 'same-group') {
-        const first = outcomes[plan.of];
-        if (first instanceof Error || first === undefined) {
-          outcomes[i] = first ?? undefined;
-          if (first === undefined) retry.push(plan.call);
-        } else if (plan.call.fingerprint !== plans[plan.of]!.call.fingerprint) outcomes[i] = errors.idempotencyConflict();
-        else outcomes[i] = { events: first.events, replayed: true };
-        continue;
-      }
-      const result = results[i]!;
-      if (!result.ok) {
-        if (isConflict(result.error)) {
-          broken = 'conflict';
-          retry.push(plan.call);
-        } else if (result.error instanceof JetStreamApiError) {
+      hdrs.set(H.ord, String(message.ord));
+      hdrs.set(H.count, String(message.lines.length));
+      hdrs.set(H.lastId, message.lastId);
+      if (message.fingerprint !== undefined) hdrs.set(H.fingerprint, message.fingerprint);
+      for (const call of message.calls) call.sent = true;
+      let ack: PubAck;
+      try {
+        // Each message waits for the one before: it expects the stream to end with it (nothing
+        // else a node can publish satisfies that), so another node's message in between refuses it.
+        ack = await this.js.publish(message.subject, message.lines.join('\n'), {
+          ...(message.msgId !== undefined ? { msgID: message.msgId } : {}),
+          headers: hdrs,
+          expect: { lastSequence: expected },
+        });
+      } catch (error) {
+        if (isConflict(error)) {
+          // Another node appended first: nothing of this message was stored; all goes again.
+          retry.push(...message.calls);
+          current = undefined;
+        } else if (error instanceof JetStreamApiError) {
           // The server refused this message for itself (e.g. larger than the stream's
-          // max_msg_size): it alone fails; the later ones, refused for expecting it, go again.
-          outcomes[i] = result.error.code === MESSAGE_TOO_LARGE ? storedFormTooLarge(result.error) : refusedByStore(result.error);
-          broken = 'conflict';
+          // max_msg_size). A call alone gets the error; calls sharing it go again alone, so the
+          // others are stored and the culprit gets its own error.
+          const refused = error.code === MESSAGE_TOO_LARGE ? storedFormTooLarge(error) : refusedByStore(error);
+          if (message.calls.length === 1) message.calls[0]!.reject(refused);
+          else {
+            for (const call of message.calls) {
+              call.alone = true;
+              retry.push(call);
+            }
+          }
         } else {
-          broken = 'failure';
-          failure = result.error;
-          outcomes[i] = unconfirmed(result.error);
+          // No answer: it may have been stored. The caller is told so (STORE_TIMEOUT).
+          const failure = unconfirmed(error);
+          for (const call of message.calls) call.reject(failure);
+          current = undefined;
         }
-        continue;
+        i++;
+        break;
       }
-      if (result.ack.duplicate) {
-        // The key was used before, within the window: answer from the stored copy. The chain
-        // breaks here (a duplicate does not become the last message), so later calls go again.
+      if (ack.duplicate) {
+        // The key was used before, within the window: nothing was stored; answer from the stored
+        // copy. The ordinals planned after it are off by its events: the rest goes again.
+        const call = message.calls[0]!;
         try {
-          outcomes[i] = await this.replay(result.ack.seq, plan.call.fingerprint!);
+          const replayed = await this.replay(ack.seq, call.fingerprint!);
+          if (replayed instanceof Error) call.reject(replayed);
+          else {
+            this.settleReplayed(call, replayed);
+            settledLines[i] = replayed;
+          }
         } catch (error) {
-          outcomes[i] = errors.storeUnavailable(undefined, undefined, { cause: error });
+          call.reject(errors.storeUnavailable(undefined, undefined, { cause: error }));
         }
-        broken = 'conflict';
-        continue;
+        i++;
+        break;
       }
-      outcomes[i] = { events: plan.events, replayed: false };
-      head = { seq: result.ack.seq, lastId: plan.lastId, nextOrd: plan.ord + plan.lines.length };
-      this.remember(plan.lastId, result.ack.seq);
+      for (let k = 0; k < message.calls.length; k++) this.settleStored(message.calls[k]!, message.ids[k]!);
+      settledLines[i] = message.lines;
+      current = { seq: ack.seq, lastId: message.lastId, nextOrd: message.ord + message.lines.length };
+      this.remember(message.lastId, ack.seq);
+      expected = ack.seq;
     }
-    // The server refused the retried calls' messages (the expectations did): nothing of theirs was
-    // stored, so until they are published again their deadline means "nothing was stored".
+    // Not sent: published in the next round, with fresh ids (nothing of theirs was stored).
+    for (; i < messages.length; i++) retry.push(...messages[i]!.calls);
+    // Refused or never sent: until they are published again, their deadline means "nothing was stored".
     for (const call of retry) call.sent = false;
-    // Retried calls of a keyed same-group pair must be retried together with their first.
-    this.head = broken === undefined ? head : undefined;
-    plans.forEach((plan, i) => {
-      const outcome = outcomes[i];
-      if (outcome === undefined) return;
-      if (outcome instanceof Error) plan.call.reject(outcome);
-      else plan.call.resolve(outcome);
-    });
-    this.advance(head.seq);
-    return retry;
+    // A repeated key within the group: answered like a repeat in the next group would be.
+    for (const { call, of } of sameKey) {
+      const lines = settledLines[of];
+      if (lines === undefined) retry.push(call);
+      else if (call.fingerprint !== messages[of]!.fingerprint) call.reject(errors.idempotencyConflict());
+      else this.settleReplayed(call, lines);
+    }
+    this.head = current;
+    return retry.filter((call) => !call.settled);
   }
 
-  /** The result for a repeated idempotency key: the stored copy's events, or IDEMPOTENCY_CONFLICT. */
-  private async replay(seq: number, fingerprint: string): Promise<AppendResult | Error> {
+  /**
+   * The messages of a group: ids assigned in call order above `head`, a keyed call alone (with its
+   * message id), a run of unkeyed calls together up to the size limit; a key repeated within the
+   * group is answered from its first call's message (`sameKey`).
+   */
+  private planMessages(calls: readonly Call[], head: Head): { messages: Message[]; sameKey: Array<{ call: Call; of: number }> } {
+    const messages: Message[] = [];
+    const sameKey: Array<{ call: Call; of: number }> = [];
+    const byKey = new Map<string, number>();
+    const maxBytes = this.maxMessageBytes();
+    let ord = head.nextOrd;
+    let open: (Message & { bytes: number; types: Set<string> }) | undefined;
+    for (const call of calls) {
+      if (call.key !== undefined) {
+        const first = byKey.get(call.key);
+        if (first !== undefined) {
+          sameKey.push({ call, of: first });
+          continue;
+        }
+      }
+      const ids: string[] = [];
+      const lines: string[] = [];
+      let bytes = 0;
+      let timeMs = -1;
+      let time = '';
+      call.events.forEach((event, i) => {
+        const id = this.generator.next();
+        const ms = timeOfId(id);
+        if (ms !== timeMs) {
+          timeMs = ms;
+          time = new Date(ms).toISOString();
+        }
+        const line = envelopeJson(id, event.type, event.source, event.subject ?? null, time, call.payloads[i]!);
+        ids.push(id);
+        lines.push(line);
+        bytes += Buffer.byteLength(line) + 1;
+      });
+      const types = new Set(call.events.map((event) => event.type));
+      if (call.key === undefined && !call.alone && open !== undefined && open.bytes + bytes <= maxBytes) {
+        open.calls.push(call);
+        open.ids.push(ids);
+        open.lines.push(...lines);
+        open.bytes += bytes;
+        for (const type of types) open.types.add(type);
+        open.subject = this.subjectOf(open.types);
+        if (lines.length > 0) open.lastId = ids.at(-1)!;
+        ord += lines.length;
+        continue;
+      }
+      const message = {
+        calls: [call],
+        ids: [ids],
+        lines,
+        subject: this.subjectOf(types),
+        msgId: call.key === undefined ? undefined : `k-${createHash('sha256').update(call.key).digest('base64url')}`,
+        fingerprint: call.fingerprint,
+        ord,
+        lastId: ids.at(-1) ?? messages.at(-1)?.lastId ?? head.lastId,
+        bytes,
+        types,
+      };
+      ord += lines.length;
+      if (call.key !== undefined) byKey.set(call.key, messages.length);
+      messages.push(message);
+      open = call.key === undefined && !call.alone ? message : undefined;
+    }
+    return { messages, sameKey };
+  }
+
+  /** The subject of a message holding events of `types`: the type's own when there is one (and it can be a subject). */
+  private subjectOf(types: ReadonlySet<string>): string {
+    const only = types.size === 1 ? [...types][0]! : undefined;
+    return only !== undefined && isSubjectSafe(only) ? this.subject.typePrefix + only : this.subject.mixed;
+  }
+
+  /** Settles a call stored with `ids`: the envelopes are its events with those ids (and their times). */
+  private settleStored(call: Call, ids: string[]): void {
+    if (call.settled) return;
+    if (call.forward !== undefined) {
+      call.forward({ ids });
+      return;
+    }
+    let timeMs = -1;
+    let time = '';
+    const events = call.events.map((event, k) => {
+      const id = ids[k]!;
+      const ms = timeOfId(id);
+      if (ms !== timeMs) {
+        timeMs = ms;
+        time = new Date(ms).toISOString();
+      }
+      return envelope(id, event.type, event.source, event.subject ?? null, time, JSON.parse(call.payloads[k]!) as globalThis.Record<string, unknown>);
+    });
+    call.resolve({ events, replayed: false });
+  }
+
+  /** Settles a call whose key was used before: with the stored copy's envelopes. */
+  private settleReplayed(call: Call, lines: readonly string[]): void {
+    if (call.settled) return;
+    if (call.forward !== undefined) call.forward({ lines: [...lines] });
+    else call.resolve({ events: lines.map((line) => JSON.parse(line) as StoredEvent), replayed: true });
+  }
+
+  // ---- forwarding to the writer ---------------------------------------------------------------
+
+  /**
+   * Sends a group to the writer (the lease holder) and settles its calls from the answer. No
+   * writer answering (it died or gave up the lease): the calls go back to the queue, unsent, and
+   * this node publishes them itself.
+   */
+  private async forwardGroup(calls: Call[]): Promise<void> {
+    const limit = (this.nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) - REQUEST_ROOM_BYTES;
+    const requests = encodeForwardRequests(calls, limit);
+    const unanswered: Call[] = [];
+    await Promise.all(
+      requests.map(async (request) => {
+        for (const call of request.calls) call.sent = true;
+        let reply: Msg;
+        try {
+          reply = await this.nc.request(this.election!.writerSubject, request.body, { timeout: this.timeoutMs });
+        } catch (error) {
+          if (isNoResponders(error)) {
+            for (const call of request.calls) call.sent = false;
+            unanswered.push(...request.calls);
+          } else {
+            const failure = unconfirmed(error);
+            for (const call of request.calls) call.reject(failure);
+          }
+          return;
+        }
+        const text = reply.string();
+        if (text === REFUSED_REPLY) {
+          // The writer is closing and took nothing.
+          for (const call of request.calls) call.sent = false;
+          unanswered.push(...request.calls);
+          return;
+        }
+        let outcomes: ForwardOutcome[];
+        try {
+          outcomes = decodeForwardReply(text, request.calls.length);
+        } catch (error) {
+          const failure = errors.storeTimeout(undefined, undefined, { cause: error });
+          for (const call of request.calls) call.reject(failure);
+          return;
+        }
+        request.calls.forEach((call, i) => {
+          const outcome = outcomes[i]!;
+          if ('error' in outcome) call.reject(outcome.error);
+          else if ('ids' in outcome) this.settleStored(call, outcome.ids);
+          else this.settleReplayed(call, outcome.lines);
+        });
+      }),
+    );
+    if (unanswered.length > 0) {
+      this.election?.writerGone();
+      // Published by this node in the next round (no writer now), before anything queued since.
+      this.pending = [...unanswered.filter((call) => !call.settled), ...this.pending];
+    }
+  }
+
+  /** Queues a forwarded group's calls with this node's own, and answers once each is settled. */
+  private takeForwarded(message: Msg): void {
+    if (this.closed) {
+      message.respond(REFUSED_REPLY);
+      return;
+    }
+    let prepared: PreparedAppend[];
+    try {
+      prepared = decodeForwardRequest(message.string());
+    } catch {
+      message.respond(REFUSED_REPLY);
+      return;
+    }
+    const outcomes: ForwardOutcome[] = new Array<ForwardOutcome>(prepared.length);
+    const settled = prepared.map((call, i) => {
+      // No deadline here: the forwarding node keeps its own, and answers its caller when it passes.
+      const appended = queueAppend(call, this.pending);
+      // queueAppend pushed the pending call last; its outcome goes back as ids, not envelopes.
+      const pending = this.pending[this.pending.length - 1] as Call;
+      pending.forward = (outcome) => {
+        outcomes[i] = outcome;
+        pending.resolve(FORWARDED);
+      };
+      return appended.then(
+        () => {},
+        (error: unknown) => {
+          outcomes[i] = { error: forwardableError(error) };
+        },
+      );
+    });
+    this.scheduleFlush();
+    void Promise.all(settled).then(() => {
+      try {
+        message.respond(encodeForwardReply(outcomes));
+      } catch {
+        // The connection closed: the forwarding node's request times out (STORE_TIMEOUT).
+      }
+    });
+  }
+
+  /** The result for a repeated idempotency key: the stored copy's envelope lines, or IDEMPOTENCY_CONFLICT. */
+  private async replay(seq: number, fingerprint: string): Promise<string[] | Error> {
     const message = await this.getBySeq(seq);
-    if (message === null) return { events: [], replayed: true };
+    if (message === null) return [];
     if (message.header.get(H.fingerprint) !== fingerprint) return errors.idempotencyConflict();
-    const record = toRecord(message);
-    const events = visible(record, this.floor.ord).map((line) => JSON.parse(line) as StoredEvent);
-    return { events, replayed: true };
+    return visible(toRecord(message), this.floor.ord);
   }
 
   // ---- reads ----------------------------------------------------------------------------------
@@ -748,7 +1039,10 @@ export class JetStreamStore implements Store, EncodedRead {
     const message = await this.jsm.direct.getMessage(this.name, { last_by_subj: this.subject.floor }).catch(() => null);
     if (message === null) return;
     const { floor } = message.json<{ floor: number }>();
-    if (floor > this.floor.ord) this.floor = { ord: floor };
+    if (floor > this.floor.ord) {
+      this.floor = { ord: floor };
+      this.tail.dropWhile((event) => event.ord < floor);
+    }
   }
 
   private remember(lastId: string, seq: number): void {
@@ -762,33 +1056,61 @@ export class JetStreamStore implements Store, EncodedRead {
   // ---- watching -------------------------------------------------------------------------------
 
   private async startConsumer(): Promise<void> {
+    await this.followFromHead();
+    this.pollTimer = setInterval(() => void this.poll(), this.pollIntervalMs);
+    this.pollTimer.unref();
+  }
+
+  /**
+   * Starts (or restarts) the ordered consumer at the stream's tail and anchors the tail cache
+   * there: from then on every message stored is delivered, bodies included, in order.
+   */
+  private async followFromHead(): Promise<void> {
     this.assertConnected();
+    const previous = this.consumer;
+    this.consumer = undefined;
+    this.tail.clear();
+    await previous?.close().catch(() => {});
     const head = await this.guard(() => this.refreshHead());
-    this.lastNotifiedSeq = head.seq;
     const consumer = await this.guard(() =>
       this.js.consumers.get(this.name, {
         filter_subjects: this.subject.all,
         deliver_policy: DeliverPolicy.StartSequence,
         opt_start_seq: head.seq + 1,
-        headers_only: true,
       }),
     );
-    const messages = await this.guard(() => consumer.consume({ max_messages: 256 }));
+    const messages = await this.guard(() => consumer.consume({ max_messages: 1024 }));
     this.consumer = messages;
+    this.deliveredSeq = head.seq;
+    this.lastPolledSeq = head.seq;
+    this.tail.anchor(head.lastId);
     void (async () => {
       try {
-        for await (const message of messages) this.advance(message.seq);
+        for await (const message of messages) this.delivered(message.seq, message.headers, message.string());
       } catch {
         // Closed; the poll and reconnect handling still wake the watchers.
       }
     })();
-    this.pollTimer = setInterval(() => void this.poll(), this.pollIntervalMs);
-    this.pollTimer.unref();
   }
 
-  private advance(seq: number): void {
-    if (seq <= this.lastNotifiedSeq) return;
-    this.lastNotifiedSeq = seq;
+  /** A message the consumer delivered: its events continue the tail cache; the watchers wake. */
+  private delivered(seq: number, hdrs: MsgHdrs | undefined, body: string): void {
+    if (seq <= this.deliveredSeq) return;
+    this.deliveredSeq = seq;
+    const lastId = hdrs?.get(H.lastId) ?? '';
+    const ord = Number(hdrs?.get(H.ord));
+    const cached = this.tail.lastId;
+    if (cached !== undefined && lastId > cached && Number.isSafeInteger(ord)) {
+      const events: TailEvent[] = [];
+      const lines = body === '' ? [] : body.split('\n');
+      lines.forEach((json, i) => {
+        if (ord + i < this.floor.ord) return;
+        const { id, type } = peek(json);
+        if (id > cached) events.push({ id, type, json, ord: ord + i });
+      });
+      this.tail.extend(cached, events);
+      this.remember(lastId, seq);
+    }
     this.notifyWatchers();
   }
 
@@ -808,7 +1130,24 @@ export class JetStreamStore implements Store, EncodedRead {
     try {
       const info = await this.jsm.streams.info(this.name);
       await this.refreshFloor();
-      this.advance(info.state.last_seq);
+      const last = info.state.last_seq;
+      if (last > this.lastPolledSeq) {
+        this.lastPolledSeq = last;
+        this.notifyWatchers();
+      }
+      // The consumer delivered nothing since the last poll though the stream grew: look for an
+      // event message it missed (the stream's last may be a floor marker), and restart it if so.
+      if (last > this.deliveredSeq && this.deliveredSeq === this.deliveredAtPoll) {
+        if (++this.stalledPolls >= 2) {
+          this.stalledPolls = 0;
+          const missed = await this.nextMessage(this.subject.all, this.deliveredSeq + 1);
+          if (missed !== null) {
+            await this.followFromHead();
+            this.notifyWatchers();
+          }
+        }
+      } else this.stalledPolls = 0;
+      this.deliveredAtPoll = this.deliveredSeq;
     } catch {
       // `ping` reports unavailability; the next poll catches up.
     }
@@ -943,6 +1282,16 @@ function unconfirmed(error: unknown): Error {
   return errors.storeTimeout(undefined, undefined, { cause: error });
 }
 
+/** A request nobody is subscribed to answer: nothing was delivered, so nothing was stored. */
+function isNoResponders(error: unknown): boolean {
+  for (let at: unknown = error, links = 0; at instanceof Error && links < 5; at = at.cause, links++) {
+    if (at.name === 'NoResponders' || at.name === 'NoRespondersError') return true;
+    const check = (at as { isNoResponders?: () => boolean }).isNoResponders;
+    if (typeof check === 'function' && check.call(at)) return true;
+  }
+  return false;
+}
+
 function isConflict(error: unknown): boolean {
   if (error instanceof JetStreamApiError) return CONFLICT_CODES.has(error.code);
   return error instanceof Error && /wrong last (sequence|msg ?id)/i.test(error.message);
@@ -979,6 +1328,7 @@ function resolveOptions(options: JetStreamStoreOptions): Required<JetStreamStore
     timeoutMs,
     requestTimeoutMs: positiveOption(options.requestTimeoutMs, Math.min(DEFAULT_REQUEST_TIMEOUT_MS, timeoutMs), 'requestTimeoutMs', 'JetStreamStore'),
     replicas: positiveOption(options.replicas, 1, 'replicas', 'JetStreamStore'),
+    singleWriter: options.singleWriter ?? true,
     clock: options.clock ?? Date.now,
   };
 }

@@ -768,8 +768,8 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
   private async settleGroup(calls: readonly PendingAppend[], [outcomes, lens, ids, prev]: AppendGroupRow): Promise<void> {
     const results: Array<AppendResult | Error | { replay: string[] }> = [];
     const replayIds = new Set<string>();
-    /** The group's new events as JSON text: the log's events right after `prev`. */
-    const committed: EncodedEvent[] = [];
+    /** The group's new events as JSON text (the log's events right after `prev`), when they continue the cache. */
+    const committed: EncodedEvent[] | undefined = this.tail.lastId === prev ? [] : undefined;
     let newest: string | undefined;
     let at = 0;
     calls.forEach((call, i) => {
@@ -792,7 +792,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
           }
           const subject = event.subject ?? null;
           const payload = call.payloads[k]!;
-          committed.push({ id, type: event.type, json: envelopeJson(id, event.type, event.source, subject, time, payload) });
+          committed?.push({ id, type: event.type, json: envelopeJson(id, event.type, event.source, subject, time, payload) });
           return envelope(id, event.type, event.source, subject, time, JSON.parse(payload) as Record<string, unknown>);
         });
         if (events.length > 0) newest = events.at(-1)!.id;
@@ -823,7 +823,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     });
     if (newest !== undefined) {
       this.tail.noteHead(newest);
-      this.tail.extend(prev, committed);
+      if (committed !== undefined) this.tail.extend(prev, committed);
       this.advance(newest);
     }
   }
@@ -893,6 +893,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     const head = space < 0 ? line : line.slice(space + 1);
     if (!isEventId(head)) return;
     this.tail.noteHead(head);
+    // (This node's own commits are usually in the cache already: nothing to parse then.)
     if (space >= 0 && newline >= 0) {
       const prev = line.slice(0, space);
       if (prev === this.tail.lastId) {

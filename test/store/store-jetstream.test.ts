@@ -84,6 +84,17 @@ describe.skipIf(service.skip)(`NATS JetStream backend${service.skip ? ` (skipped
       expect(await (await open()).read({ limit: 10 })).toEqual(events);
     });
 
+    it('opens a new stream from several nodes at the same moment', async () => {
+      for (let round = 0; round < 3; round++) {
+        const stores = await Promise.all(Array.from({ length: 4 }, () => open()));
+        const { events } = await stores[0]!.append([event('a', round)]);
+        for (const store of stores) expect((await store.read({ limit: 10 })).at(-1)).toEqual(events[0]);
+        for (const store of opened.splice(0)) await store.close();
+        await deleteStream(stream);
+        stream = uniqueName('SS_JS');
+      }
+    });
+
     it('rejects with STORE_UNAVAILABLE when NATS cannot be reached', async () => {
       await expect(JetStreamStore.open('nats://127.0.0.1:1', { stream, requestTimeoutMs: 1000 })).rejects.toMatchObject({
         code: 'STORE_UNAVAILABLE',
@@ -165,6 +176,109 @@ describe.skipIf(service.skip)(`NATS JetStream backend${service.skip ? ` (skipped
       await expect(later.append([{ ...event('a', 5), data: { big: 'x'.repeat(4096) } }])).rejects.toMatchObject({
         code: 'PAYLOAD_TOO_LARGE',
         details: [{ path: '/0', code: 'STORED_FORM_TOO_LARGE' }],
+      });
+    });
+
+    it('stores an unkeyed call once when a repeated key goes before it in the same group', async () => {
+      const store = await open();
+      await store.append([event('a', 0)], { idempotencyKey: 'k0', fingerprint: 'f0' });
+
+      // One turn, one group: the repeat is answered from the stored copy and stores nothing; the
+      // call after it must be stored exactly once.
+      const [repeat, after] = await Promise.all([
+        store.append([event('a', 0)], { idempotencyKey: 'k0', fingerprint: 'f0' }),
+        store.append([event('a', 1)]),
+      ]);
+
+      expect(repeat.replayed).toBe(true);
+      const stored = await store.read({ limit: 10 });
+      expect(stored.map((e) => e.data)).toEqual([{ n: 0 }, { n: 1 }]);
+      expect(stored[1]).toEqual(after.events[0]);
+    });
+
+    it('publishes a turn of unkeyed calls as one message, and a keyed call as a message of its own', async () => {
+      const store = await open();
+      await Promise.all([
+        ...Array.from({ length: 10 }, (_, i) => store.append([event('a', i)])),
+        store.append([event('a', 10)], { idempotencyKey: 'k', fingerprint: 'f' }),
+      ]);
+
+      const info = await withManager((jsm) => jsm.streams.info(stream));
+      expect(info.state.messages).toBe(2);
+      expect((await store.read({ limit: 20 })).map((e) => e.data)).toEqual(Array.from({ length: 11 }, (_, n) => ({ n })));
+    });
+
+    it('#readTail serves what the consumer delivered, as a read of the log would, without a read', async () => {
+      const writer = await open();
+      const reader = await open({ pollIntervalMs: 60_000 });
+      const controller = new AbortController();
+      await reader.watch(() => {}, controller.signal);
+      const start = (await reader.bounds()).lastId ?? '';
+
+      const first = (await writer.append([event('a', 1), event('b', 2)])).events;
+      const second = (await writer.append([event('a', 3)], { idempotencyKey: 'k', fingerprint: 'f' })).events;
+      await waitFor(() => (reader.readTail(start, 10)?.length ?? 0) === 3, 'the consumer to deliver both messages');
+
+      expect(reader.readTail(start, 10)).toEqual(await reader.readEncoded({ afterId: start, limit: 10 }));
+      expect(reader.readTail(first[0]!.id, 10)!.map((e) => e.id)).toEqual([first[1]!.id, second[0]!.id]);
+      controller.abort();
+    });
+
+    describe('one writer per stream', () => {
+      /** Resolves once `store` sees `role`. */
+      async function roleOf(store: JetStreamStore, role: 'self' | 'other'): Promise<void> {
+        await waitFor(async () => {
+          await store.election!.callRoll();
+          return store.election!.role === role;
+        }, `the node to see itself as ${role}`);
+      }
+
+      it('elects the oldest node; the others forward their appends to it and get their events back', async () => {
+        const older = await open();
+        const younger = await open();
+        await roleOf(older, 'self');
+        await roleOf(younger, 'other');
+        // A copy of every forwarded group, as NATS delivers it to the writer.
+        const nc = await connect({ servers: NATS_URL.replace(/^nats:\/\//, '').split(',') });
+        const forwarded: string[] = [];
+        const watch = nc.subscribe(`_specstream.${stream}.append.>`, { callback: (_error, message) => void forwarded.push(message.string()) });
+        await nc.flush();
+        try {
+          const results = await Promise.all([1, 2, 3].map((n) => younger.append([event('a', n)])));
+
+          expect(forwarded).toHaveLength(1);
+          const stored = await older.read({ limit: 10 });
+          expect(stored).toEqual(results.flatMap((r) => r.events));
+          expect(stored.map((e) => e.data)).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+        } finally {
+          watch.unsubscribe();
+          await nc.close();
+        }
+      });
+
+      it('answers a forwarded repeat of a key, and a conflict, as the writer would', async () => {
+        const older = await open();
+        const younger = await open();
+        await roleOf(younger, 'other');
+
+        const first = await older.append([event('a', 1)], { idempotencyKey: 'k', fingerprint: 'f' });
+        const again = await younger.append([event('a', 1)], { idempotencyKey: 'k', fingerprint: 'f' });
+        expect(again).toEqual({ events: first.events, replayed: true });
+        await expect(younger.append([event('a', 2)], { idempotencyKey: 'k', fingerprint: 'other' })).rejects.toMatchObject({ code: 'IDEMPOTENCY_CONFLICT', status: 409 });
+        expect(await younger.read({ limit: 10 })).toEqual(first.events);
+      });
+
+      it('publishes itself, losing and duplicating nothing, once the writer is gone', async () => {
+        const older = await open();
+        const younger = await open();
+        await roleOf(younger, 'other');
+        const before = await younger.append([event('a', 1)]);
+
+        await older.close();
+        const after = await younger.append([event('a', 2)]);
+
+        expect((await younger.read({ limit: 10 })).map((e) => e.id)).toEqual([...before.events, ...after.events].map((e) => e.id));
+        await roleOf(younger, 'self');
       });
     });
 
