@@ -64,6 +64,8 @@ export interface BundleOperation {
   schemes: readonly SecurityScheme[];
   /** True when a caller without credentials is accepted (as the anonymous principal). */
   anonymous: boolean;
+  /** True when `security` lists an empty requirement `{}` beside others: credentials are optional. */
+  optionalAuth: boolean;
 }
 
 /** The bundle's scope names (`x-specstream-scopes`). */

@@ -37,11 +37,12 @@ export function credentialsFor(
 
 /**
  * Whether `op` admits callers without credentials (when `allow_anonymous` is on): an operation
- * whose `security` lists `{}` does; when no operation of the bundle lists `{}` (the native
- * bundle), `allow_anonymous` applies to every operation, as it always has.
+ * whose `security` lists `{}` (credentials optional) or is empty does; when no operation of the
+ * bundle lists `{}` beside other requirements (the native bundle), `allow_anonymous` applies to
+ * every operation, as it always has.
  */
 export function admitsAnonymous(bundle: Bundle, op: BundleOperation): boolean {
-  return op.anonymous || !bundle.operations.some((other) => other.anonymous);
+  return op.anonymous || !bundle.operations.some((other) => other.optionalAuth);
 }
 
 /** Cookies of a `Cookie` header (RFC 6265 section 5.4): `name=value` pairs split at `;`, first occurrence wins, quotes removed. */

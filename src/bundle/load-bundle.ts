@@ -254,6 +254,7 @@ function readOperations(
         params,
         schemes: security.schemes,
         anonymous: security.anonymous,
+        optionalAuth: security.optional,
       });
     }
   }
@@ -323,18 +324,22 @@ function readSecurity(
   pointer: string,
   schemes: Map<string, SecurityScheme>,
   problems: ProblemList,
-): { schemes: SecurityScheme[]; anonymous: boolean } {
-  if (value === undefined) return { schemes: [], anonymous: false };
+): { schemes: SecurityScheme[]; anonymous: boolean; optional: boolean } {
+  if (value === undefined) return { schemes: [], anonymous: false, optional: false };
   if (!Array.isArray(value)) {
     problems.add(pointer, 'expected a list of security requirements');
-    return { schemes: [], anonymous: false };
+    return { schemes: [], anonymous: false, optional: false };
   }
   const accepted: SecurityScheme[] = [];
   let anonymous = value.length === 0;
+  let optional = false;
   value.forEach((requirement, index) => {
     if (!isObject(requirement)) return;
     const names = Object.keys(requirement);
-    if (names.length === 0) anonymous = true;
+    if (names.length === 0) {
+      anonymous = true;
+      optional = true;
+    }
     if (names.length > 1) problems.add(`${pointer}/${index}`, 'a requirement naming several schemes at once (AND) is not supported; list them separately (OR)');
     for (const name of names) {
       const scheme = schemes.get(name);
@@ -342,7 +347,7 @@ function readSecurity(
       else if (!accepted.includes(scheme)) accepted.push(scheme);
     }
   });
-  return { schemes: accepted, anonymous };
+  return { schemes: accepted, anonymous, optional };
 }
 
 function readScopes(doc: YamlDocument, problems: ProblemList): ScopeNames {

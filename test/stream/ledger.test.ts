@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EventIdGenerator } from '../../src/store/event-id.js';
 import { EventLedger, OVERFLOW_INDEX, TypeIndex } from '../../src/stream/ledger.js';
 import { Subscriber, type SubscriberTransport } from '../../src/stream/subscriber.js';
+import { nativeEncoder } from '../helpers/encoders.js';
 
 const generator = new EventIdGenerator();
 const makeIds = (n: number) => Array.from({ length: n }, () => generator.next());
@@ -27,7 +28,7 @@ describe('TypeIndex', () => {
     expect(ledger.span('', { id: ids[2]!, inclusive: true }, mask)).toEqual({ count: 1, firstId: ids[2], lastId: ids[2], partial: false });
 
     // Delivery still matches overflow types by name.
-    const subscriber = new Subscriber({ format: 'sse' } as unknown as SubscriberTransport, 'k', ['t299.x', 't3.x'], mask, undefined, '');
+    const subscriber = new Subscriber({ format: 'sse', encoder: nativeEncoder('sse') } as unknown as SubscriberTransport, 'k', ['t299.x', 't3.x'], mask, undefined, '');
     expect(subscriber.wants(OVERFLOW_INDEX, 't299.x')).toBe(true);
     expect(subscriber.wants(OVERFLOW_INDEX, 't298.x')).toBe(false);
     expect(subscriber.wants(3, 't3.x')).toBe(true);
