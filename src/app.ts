@@ -8,7 +8,9 @@ import { errors } from './errors.js';
 import { handlers } from './handlers/index.js';
 import { checkJsonBody } from './http/check-json-body.js';
 import { rejectUnsupportedEncodings } from './http/content-encoding.js';
-import { createPublishShortcut, type AppStages, type PublishShortcut } from './http/publish-shortcut.js';
+import { createPublishShortcut } from './http/publish-shortcut.js';
+import { StageRunner, type AppStages, type Shortcut } from './http/stage-runner.js';
+import { createStreamShortcut } from './http/stream-shortcut.js';
 import { corsFor, declaredRequestHeaders } from './http/cors.js';
 import { toErrorResponse } from './http/error-response.js';
 import { rejectNonFiniteNumbers } from './http/finite-numbers.js';
@@ -53,13 +55,14 @@ interface Locals {
   principal?: Principal;
 }
 
-/** The express app, with the publish hot path that runs the same middleware without express. */
+/** The express app, with the hot paths that run the same middleware without express. */
 export interface SpecstreamApp extends express.Express {
   /**
-   * Serves a plain publish request (src/http/publish-shortcut.ts) and returns true, or returns
-   * false and leaves the request to the app. The HTTP server calls it before the app.
+   * Serves a plain publish (src/http/publish-shortcut.ts) or SSE stream request
+   * (src/http/stream-shortcut.ts) and returns true, or returns false and leaves the request to
+   * the app. The HTTP server calls it before the app.
    */
-  shortcut: PublishShortcut;
+  shortcut: Shortcut;
 }
 
 /**
@@ -123,7 +126,10 @@ export function createApp(deps: AppDeps): SpecstreamApp {
   }
 
   app.use(handleError);
-  return Object.assign(app, { shortcut: createPublishShortcut(deps, app, stages, handlers.publish) });
+  const runner = new StageRunner(app, stages);
+  const publish = createPublishShortcut(deps, runner, handlers.publish);
+  const stream = createStreamShortcut(deps, runner, handlers['stream-sse']);
+  return Object.assign(app, { shortcut: ((req, res) => publish(req, res) || stream(req, res)) satisfies Shortcut });
 }
 
 function bind(handler: Handler, deps: AppDeps): RequestHandler {

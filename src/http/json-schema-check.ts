@@ -246,3 +246,12 @@ function objectChecks(node: Record<string, unknown>, document: unknown, resolvin
   }
   return checks;
 }
+
+/** `node`, or what its local `$ref` (`#/...`) points to in `document` (undefined when it does not resolve). */
+export function resolveLocalRef(document: Record<string, unknown>, node: unknown): unknown {
+  const ref = (node as { $ref?: unknown } | undefined)?.$ref;
+  if (typeof ref !== 'string' || !ref.startsWith('#/')) return node;
+  let current: unknown = document;
+  for (const part of ref.slice(2).split('/')) current = (current as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
+  return current;
+}

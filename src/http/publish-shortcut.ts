@@ -22,29 +22,14 @@
  * With `response_validation` on (tests), responses must pass through express-openapi-validator,
  * so this path is off.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ErrorRequestHandler, Express, NextFunction, Request, RequestHandler, Response } from 'express';
+import type { IncomingMessage } from 'node:http';
+import type { Request, Response } from 'express';
 import type { AppDeps, Handler } from '../app.js';
 import type { BundleOperation } from '../bundle/bundle.js';
-import type { Principal } from '../auth/principal.js';
 import { errors } from '../errors.js';
 import { findUnstorable } from '../store/storable.js';
-import { compileSchemaCheck, type SchemaCheck } from './json-schema-check.js';
-
-/** The app's middleware in its order; express runs the same objects (see app.ts). */
-export interface AppStages {
-  /** Every request, before routing: request log, URL limit, CORS. */
-  before: readonly RequestHandler[];
-  /** After routing (`res.locals.operation` set): authentication, permission, rate limit. */
-  access: readonly RequestHandler[];
-  /** Reading and validating the request: body deadline, body parser, body checks, OpenAPI validator. */
-  body: readonly RequestHandler[];
-  /** The error handler. */
-  error: ErrorRequestHandler;
-}
-
-/** Serves `req` when it is a plain publish and returns true; false leaves it to express, untouched. */
-export type PublishShortcut = (req: IncomingMessage, res: ServerResponse) => boolean;
+import { compileSchemaCheck, resolveLocalRef as deref, type SchemaCheck } from './json-schema-check.js';
+import type { Locals, Shortcut, ShortReq, ShortRes, StageRunner } from './stage-runner.js';
 
 interface Prepared {
   operation: BundleOperation;
@@ -53,15 +38,6 @@ interface Prepared {
   headers: { name: string; required: boolean; check: SchemaCheck }[];
 }
 
-interface Locals {
-  operation?: BundleOperation;
-  principal?: Principal;
-}
-
-/** A request or response as the app's middleware sees it (express's properties it reads, set by hand). */
-type Req = IncomingMessage & { originalUrl?: string; query?: Record<string, unknown>; body?: unknown; res?: ServerResponse };
-type Res = ServerResponse & { locals?: Locals; req?: IncomingMessage };
-
 const NO_QUERY: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 /**
@@ -69,7 +45,7 @@ const NO_QUERY: Record<string, unknown> = Object.freeze({}) as Record<string, un
  * schema uses keywords json-schema-check.ts does not implement, or which declares parameters other
  * than simple headers, keeps express for every request (the shortcut then always returns false).
  */
-export function createPublishShortcut(deps: AppDeps, app: Express, stages: AppStages, handler: Handler): PublishShortcut {
+export function createPublishShortcut(deps: AppDeps, runner: StageRunner, handler: Handler): Shortcut {
   const { config } = deps;
   const byPath = new Map<string, Prepared>();
   if (!config.response_validation) {
@@ -83,36 +59,7 @@ export function createPublishShortcut(deps: AppDeps, app: Express, stages: AppSt
   const limit = config.body_limit_bytes;
   const maxDepth = config.body_max_depth;
   const timeoutMs = config.body_timeout_ms;
-  const pre = [...stages.before, ...stages.access];
-
-  /** Makes `req`/`res` express's request and response, as `app.handle` does, for the rare paths. */
-  const toExpress = (req: Req, res: Res): [Request, Response] => {
-    Object.setPrototypeOf(req, app.request);
-    Object.setPrototypeOf(res, app.response);
-    req.res = res;
-    res.req = req;
-    return [req as unknown as Request, res as unknown as Response];
-  };
-  const fail = (req: Req, res: Res, error: unknown) => {
-    const [request, response] = toExpress(req, res);
-    stages.error(error, request, response, () => {});
-  };
-  /** Runs `steps` in order; `done` after the last one, `fail` on the first error. */
-  const run = (steps: readonly RequestHandler[], req: Req, res: Res, done: () => void) => {
-    let index = 0;
-    const next: NextFunction = (error?: unknown) => {
-      if (error !== undefined && error !== null && error !== 'route' && error !== 'router') return fail(req, res, error);
-      const step = steps[index++];
-      if (step === undefined) return done();
-      try {
-        const result = step(req as unknown as Request, res as unknown as Response, next) as unknown;
-        if (result instanceof Promise) result.catch((thrown: unknown) => fail(req, res, thrown));
-      } catch (thrown) {
-        fail(req, res, thrown);
-      }
-    };
-    next();
-  };
+  const pre = [...runner.stages.before, ...runner.stages.access];
 
   return (incoming, response) => {
     if (incoming.method !== 'POST') return false;
@@ -122,73 +69,66 @@ export function createPublishShortcut(deps: AppDeps, app: Express, stages: AppSt
       const value = incoming.headers[header.name];
       if (value === undefined ? header.required : !header.check(value)) return false;
     }
-    const req = incoming as Req;
-    const res = response as Res;
-    req.originalUrl = req.url;
-    req.query = NO_QUERY;
-    const locals: Locals = Object.create(null) as Locals;
-    // What express's routing step sets: the path and method matched this operation.
-    locals.operation = ready.operation;
-    res.locals = locals;
-    run(pre, req, res, () => readBody(req, res, ready, locals));
+    const req = incoming as ShortReq;
+    const res = response as ShortRes;
+    const locals = runner.prepare(req, res, ready.operation, NO_QUERY);
+    runner.run(pre, req, res, () => readBody(req, res, ready, locals));
     return true;
-
-    function readBody(req: Req, res: Res, ready: Prepared, locals: Locals): void {
-      const length = Number(req.headers['content-length']);
-      const chunks: Buffer[] = [];
-      let received = 0;
-      let settled = false;
-      const settle = () => {
-        settled = true;
-        clearTimeout(timer);
-        req.off('data', onData);
-        req.off('end', onEnd);
-        req.off('close', onClose);
-      };
-      const timer = setTimeout(() => {
-        if (settled || res.headersSent) return;
-        settle();
-        res.setHeader('Connection', 'close');
-        fail(req, res, errors.requestTimeout(`The request body did not arrive within ${timeoutMs} ms`));
-      }, timeoutMs);
-      timer.unref();
-      const onData = (chunk: Buffer) => {
-        // Node's parser never passes more than Content-Length bytes of a body.
-        chunks.push(chunk);
-        received += chunk.length;
-      };
-      const onClose = () => {
-        if (settled) return;
-        settle();
-        fail(req, res, errors.malformedRequest('The body ended before its Content-Length'));
-      };
-      const onEnd = () => {
-        if (settled) return;
-        settle();
-        if (received !== length) return fail(req, res, errors.malformedRequest('The body ended before its Content-Length'));
-        let parsed: unknown;
-        try {
-          parsed = parseStrict(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
-        } catch {
-          return fail(req, res, errors.invalidJson());
-        }
-        req.body = parsed;
-        const ctx = { deps, operation: ready.operation, principal: locals.principal };
-        if (ready.body(parsed) && findUnstorable(parsed, maxDepth).length === 0) {
-          Promise.resolve(handler(req as unknown as Request, res as unknown as Response, ctx)).catch((error: unknown) => fail(req, res, error));
-          return;
-        }
-        // Not plainly valid: the app's own checks and validator answer it, as documented.
-        const [request, response] = toExpress(req, res);
-        run(stages.body, request as Req, response as Res, () => {
-          Promise.resolve(handler(request, response, ctx)).catch((error: unknown) => fail(req, res, error));
-        });
-      };
-      req.on('data', onData);
-      req.once('end', onEnd);
-      req.once('close', onClose);
-    }
   };
+
+  function readBody(req: ShortReq, res: ShortRes, ready: Prepared, locals: Locals): void {
+    const length = Number(req.headers['content-length']);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let settled = false;
+    const settle = () => {
+      settled = true;
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('close', onClose);
+    };
+    const timer = setTimeout(() => {
+      if (settled || res.headersSent) return;
+      settle();
+      res.setHeader('Connection', 'close');
+      runner.fail(req, res, errors.requestTimeout(`The request body did not arrive within ${timeoutMs} ms`));
+    }, timeoutMs);
+    timer.unref();
+    const onData = (chunk: Buffer) => {
+      // Node's parser never passes more than Content-Length bytes of a body.
+      chunks.push(chunk);
+      received += chunk.length;
+    };
+    const onClose = () => {
+      if (settled) return;
+      settle();
+      runner.fail(req, res, errors.malformedRequest('The body ended before its Content-Length'));
+    };
+    const onEnd = () => {
+      if (settled) return;
+      settle();
+      if (received !== length) return runner.fail(req, res, errors.malformedRequest('The body ended before its Content-Length'));
+      let parsed: unknown;
+      try {
+        parsed = parseStrict(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received));
+      } catch {
+        return runner.fail(req, res, errors.invalidJson());
+      }
+      req.body = parsed;
+      const ctx = { deps, operation: ready.operation, principal: locals.principal };
+      if (ready.body(parsed) && findUnstorable(parsed, maxDepth).length === 0) {
+        runner.call(req, res, () => handler(req as unknown as Request, res as unknown as Response, ctx));
+        return;
+      }
+      // Not plainly valid: the app's own checks and validator answer it, as documented.
+      const [request, response] = runner.toExpress(req, res);
+      runner.run(runner.stages.body, req, res, () => runner.call(req, res, () => handler(request, response, ctx)));
+    };
+    req.on('data', onData);
+    req.once('end', onEnd);
+    req.once('close', onClose);
+  }
 }
 
 /** The request's framing is the plain one: JSON, identity encoding, a Content-Length within the limit. */
@@ -234,12 +174,4 @@ function prepare(openapi: Record<string, unknown>, operation: BundleOperation): 
     headers.push({ name: parameter.name.toLowerCase(), required: parameter.required === true, check });
   }
   return { operation, body, headers };
-}
-
-function deref(document: Record<string, unknown>, node: unknown): unknown {
-  const ref = (node as { $ref?: unknown } | undefined)?.$ref;
-  if (typeof ref !== 'string' || !ref.startsWith('#/')) return node;
-  let current: unknown = document;
-  for (const part of ref.slice(2).split('/')) current = (current as Record<string, unknown> | undefined)?.[part.replace(/~1/g, '/').replace(/~0/g, '~')];
-  return current;
 }

@@ -47,8 +47,13 @@ const MAX_WRITE_BYTES = 1 << 20;
  * busy event loop and, for shared backends, clock skew between nodes.
  */
 export const UNTIL_GRACE_MS = 1000;
-/** How often the hub looks for streams whose token has expired (they end within this of `exp`). */
-const EXPIRY_SWEEP_MS = 250;
+/**
+ * The period of the hub's one timer (`sweep`), which visits every stream: heartbeats, pings and
+ * status frames come out within this of their due time, idle streams end within it of
+ * `idle_timeout_s`, and streams whose token expired end within it of `exp`. One timer for all
+ * streams (the way the `ws` README pings every client from one interval), not timers per stream.
+ */
+export const SWEEP_MS = 250;
 /** Tail retry delays after a store failure. */
 const TAIL_RETRY_MIN_MS = 100;
 const TAIL_RETRY_MAX_MS = 5000;
@@ -162,10 +167,10 @@ export class Hub {
   private tailAgain = false;
   private tailRetryMs = TAIL_RETRY_MIN_MS;
   private tailRetry: NodeJS.Timeout | undefined;
-  private idleSweep: NodeJS.Timeout | undefined;
-  /** Streams opened with an expiring credential (a JWT), checked every EXPIRY_SWEEP_MS. */
+  /** The one timer of every stream (see SWEEP_MS). */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  /** Streams opened with an expiring credential (a JWT), checked every SWEEP_MS. */
   private readonly expiring = new Set<Subscriber>();
-  private expirySweep: NodeJS.Timeout | undefined;
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRun: Promise<number> | undefined;
   private storeOk = true;
@@ -208,10 +213,8 @@ export class Hub {
     this.headId = (await this.store.bounds()).lastId ?? '';
     this.ring = new EventRing(this.config.ring_size, this.config.ring_max_bytes, this.headId);
     this.ledger = new EventLedger(this.config.ledger_size, this.headId);
-    if (this.config.idle_timeout_s > 0) {
-      this.idleSweep = setInterval(() => this.sweepIdle(), Math.min(1000, this.config.idle_timeout_s * 1000));
-      this.idleSweep.unref();
-    }
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
     this.retentionTimer = setInterval(() => {
       this.track(
         this.applyRetention().then(
@@ -223,8 +226,6 @@ export class Hub {
       );
     }, this.config.retention_interval_s * 1000);
     this.retentionTimer.unref();
-    this.expirySweep = setInterval(() => this.sweepExpired(), EXPIRY_SWEEP_MS);
-    this.expirySweep.unref();
     this.tail();
   }
 
@@ -430,8 +431,7 @@ export class Hub {
     this.closing ??= (async () => {
       this.abort.abort();
       if (this.tailRetry !== undefined) clearTimeout(this.tailRetry);
-      if (this.idleSweep !== undefined) clearInterval(this.idleSweep);
-      if (this.expirySweep !== undefined) clearInterval(this.expirySweep);
+      if (this.sweepTimer !== undefined) clearInterval(this.sweepTimer);
       if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
       for (const subscriber of [...this.subscribers]) this.finish(subscriber, 'shutdown');
       while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
@@ -844,11 +844,26 @@ export class Hub {
     }
   }
 
-  private sweepIdle(): void {
-    const limit = this.config.idle_timeout_s * 1000;
+  /**
+   * Every SWEEP_MS: ends the streams whose token expired and those idle for `idle_timeout_s` (when
+   * set), and lets every other stream's transport write what is due (`SubscriberTransport.tick`:
+   * SSE heartbeats, WebSocket pings and status frames). A stream ended here is removed from the
+   * set being walked, which a Set allows.
+   */
+  private sweep(): void {
+    this.sweepExpired();
     const now = Date.now();
-    for (const subscriber of [...this.subscribers]) {
-      if (now - subscriber.lastDeliveryAt >= limit) this.finish(subscriber, 'idle_timeout');
+    const idleLimit = this.config.idle_timeout_s > 0 ? this.config.idle_timeout_s * 1000 : Number.POSITIVE_INFINITY;
+    for (const subscriber of this.subscribers) {
+      if (now - subscriber.lastDeliveryAt >= idleLimit) this.finish(subscriber, 'idle_timeout');
+      else if (!subscriber.ended) {
+        try {
+          subscriber.transport.tick?.(now, subscriber);
+        } catch (error) {
+          // One broken connection must not stop the others' heartbeats.
+          this.fault(subscriber, error);
+        }
+      }
     }
   }
 

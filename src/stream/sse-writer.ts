@@ -14,7 +14,7 @@ import type { Config } from '../config/load-config.js';
 import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import type { DropNotice, WireEncoder } from './wire-encoder.js';
 import { planStream, type Hub } from './hub.js';
-import type { EndReason, SubscriberTransport } from './subscriber.js';
+import type { EndReason, Subscriber, SubscriberTransport } from './subscriber.js';
 
 /** The response headers of a stream; `X-Accel-Buffering: no` stops nginx from buffering it. */
 export const SSE_HEADERS = {
@@ -27,26 +27,33 @@ export const SSE_HEADERS = {
 /** Writes one SSE response. */
 export class SseTransport implements SubscriberTransport {
   readonly format = 'sse' as const;
-  private readonly heartbeat: NodeJS.Timeout;
   /** False once the response ended or its connection closed (a plain field: it is read on every write). */
   private open = true;
+  /** When the next heartbeat is due (`Date.now()` ms); the hub's sweep writes it (see `tick`). */
+  private heartbeatAt: number;
 
   constructor(
     private readonly res: ServerResponse,
-    heartbeatMs: number,
+    private readonly heartbeatMs: number,
     /** The bundle's SSE encoder: heartbeat, drop notice and fault frames. */
     readonly encoder: WireEncoder,
+    /** Called once when the response ends or its connection closes (the stream's one `close` listener). */
+    onClose: () => void = () => {},
   ) {
-    const heartbeat = encoder.heartbeat;
+    this.heartbeatAt = Date.now() + heartbeatMs;
     res.once('close', () => {
       this.open = false;
-      this.stop();
+      onClose();
     });
-    this.heartbeat = setInterval(() => {
-      // A socket that is not draining gets no more bytes; the client notices silence, not us.
-      if (heartbeat && this.open && !res.writableNeedDrain) res.write(heartbeat);
-    }, heartbeatMs);
-    this.heartbeat.unref();
+  }
+
+  /** Writes the heartbeat comment when due (every `heartbeat_s`), from the hub's one sweep timer. */
+  tick(now: number): void {
+    if (now < this.heartbeatAt) return;
+    this.heartbeatAt = now + this.heartbeatMs;
+    const heartbeat = this.encoder.heartbeat;
+    // A socket that is not draining gets no more bytes; the client notices silence, not us.
+    if (heartbeat && this.open && !this.res.writableNeedDrain) this.res.write(heartbeat);
   }
 
   write(bytes: Buffer): boolean {
@@ -91,18 +98,19 @@ export class SseTransport implements SubscriberTransport {
     this.open = false;
   }
 
-  /** Stops the heartbeat. Safe to call twice. */
+  /** Stops the heartbeat (the sweep writes nothing more). Safe to call twice. */
   stop(): void {
-    clearInterval(this.heartbeat);
+    this.heartbeatAt = Number.POSITIVE_INFINITY;
   }
 }
 
 /**
  * Serves an SSE stream for a validated, authorized request: 204 when the resume point is already
- * past the end, 429 (thrown, before any byte) beyond the connection limits, otherwise the 200
- * stream. Resolves when the stream is over.
+ * past the end, 429 (rejected, before any byte) beyond the connection limits, otherwise the 200
+ * stream. The returned promise resolves when the stream is over. Not an async function: an open
+ * stream keeps no suspended call frame, only its subscriber and transport (memory per connection).
  */
-export async function serveSse(
+export function serveSse(
   hub: Hub,
   config: Config,
   encoder: WireEncoder,
@@ -113,27 +121,48 @@ export async function serveSse(
 ): Promise<void> {
   const plan = planStream(query);
   if (plan.exhausted) {
-    res.status(204).end();
-    return;
+    // Node's own response calls (the SSE hot path, src/http/stream-shortcut.ts, serves without express).
+    res.statusCode = 204;
+    res.end();
+    return Promise.resolve();
   }
   // The client may have gone while the request was validated: then there is nothing to serve.
-  if (req.socket.destroyed) return;
-  hub.admit(principal.keyId);
-  let transport: SseTransport;
+  if (req.socket.destroyed) return Promise.resolve();
   try {
-    res.writeHead(200, SSE_HEADERS);
-    req.socket.setNoDelay(true);
-    const preamble = encoder.preamble(config.retry_ms);
-    if (preamble) res.write(preamble);
-    else res.flushHeaders();
-    transport = new SseTransport(res, config.heartbeat_s * 1000, encoder);
+    hub.admit(principal.keyId);
   } catch (error) {
-    hub.release(principal.keyId);
-    throw error;
+    return Promise.reject(error);
   }
-  const closed = new Promise<void>((resolve) => res.once('close', resolve));
-  const subscriber = hub.subscribe(transport, principal.keyId, plan, principal);
-  subscriber.dispose = () => transport.stop();
-  await closed;
-  hub.remove(subscriber);
+  return new Promise<void>((resolve, reject) => {
+    let subscriber: Subscriber | undefined;
+    let transport: SseTransport;
+    try {
+      res.writeHead(200, SSE_HEADERS);
+      req.socket.setNoDelay(true);
+      const preamble = encoder.preamble(config.retry_ms);
+      if (preamble) res.write(preamble);
+      else res.flushHeaders();
+      flattenHeader(res);
+      transport = new SseTransport(res, config.heartbeat_s * 1000, encoder, () => {
+        if (subscriber !== undefined) hub.remove(subscriber);
+        resolve();
+      });
+    } catch (error) {
+      hub.release(principal.keyId);
+      reject(error);
+      return;
+    }
+    subscriber = hub.subscribe(transport, principal.keyId, plan, principal);
+    subscriber.dispose = () => transport.stop();
+  });
+}
+
+/**
+ * Node keeps a response's header block (`_header`, which `headersSent` reads) as it built it: a
+ * rope of a few dozen small strings. Searching it makes V8 flatten it in place into one string, so
+ * that an open stream holds about 200 bytes instead of the rope.
+ */
+function flattenHeader(res: ServerResponse): void {
+  const header = (res as { _header?: unknown })._header;
+  if (typeof header === 'string') header.indexOf('\n');
 }

@@ -48,6 +48,12 @@ export interface SubscriberTransport {
    * `expired` event then the end of the response, WS an `error` frame with `code` then close 1008.
    */
   expire(code: string, message: string): void;
+  /**
+   * Called by the hub's sweep (one timer for every stream, every SWEEP_MS of hub.ts) with the time
+   * (`Date.now()`) and the stream: writes what is due (an SSE heartbeat, a WebSocket ping or status
+   * frame). Keeps no timer of its own. A throw faults this stream only.
+   */
+  tick?(now: number, subscriber: Subscriber): void;
 }
 
 export class Subscriber {

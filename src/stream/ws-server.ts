@@ -37,16 +37,94 @@ const CLOSE_WAIT_MS = 2000;
 /** Clients send nothing but control frames; anything bigger is refused by `ws` (close 1009). */
 const MAX_CLIENT_PAYLOAD = 4096;
 
+/** What a connection's periodic frames need, shared by every connection of the endpoint. */
+interface WsTiming {
+  hub: Hub;
+  logger: Logger;
+  /** Between pings (`heartbeat_s`), ms. */
+  pingMs: number;
+  /** Between status frames (the bundle's `every`, else `status_s`), ms. */
+  statusMs: number;
+}
+
 /** Writes one WebSocket connection. */
 class WsTransport implements SubscriberTransport {
   readonly format = 'ws' as const;
+  /** The peer answered the last ping. */
+  #answered = true;
+  /** The socket drained since the last ping. */
+  #drained = false;
+  /** libuv's write queue at the last ping (see `writeQueueSize`). */
+  #queued: number | undefined;
+  #pingAt: number;
+  #statusAt: number;
+  #lastStatusAt: number;
+  #deliveredAtLastStatus = 0;
 
   constructor(
     private readonly ws: WebSocket,
     private readonly socket: Duplex,
     /** The bundle's WebSocket encoder: every frame this connection receives. */
     readonly encoder: WireEncoder,
-  ) {}
+    private readonly timing?: WsTiming,
+  ) {
+    const now = Date.now();
+    this.#pingAt = now + (timing?.pingMs ?? 0);
+    this.#statusAt = now + (timing?.statusMs ?? 0);
+    this.#lastStatusAt = now;
+    this.#queued = writeQueueSize(socket);
+  }
+
+  /** The peer answered a ping. */
+  pong(): void {
+    this.#answered = true;
+  }
+
+  /** The socket drained: the peer is reading. */
+  drained(): void {
+    this.#drained = true;
+  }
+
+  /** Pings and status frames when due, from the hub's one sweep timer. */
+  tick(now: number, subscriber: Subscriber): void {
+    const timing = this.timing;
+    if (timing === undefined || !this.open) return;
+    if (now >= this.#pingAt) {
+      this.#pingAt = now + timing.pingMs;
+      // Dead-peer detection. A peer is alive if it answered the last ping, or if it is reading: a
+      // slow client's pong may sit behind a full socket buffer, so progress in writing to it counts
+      // too. A peer that does neither for a whole interval is gone (or has stopped reading).
+      const nowQueued = writeQueueSize(this.socket);
+      const progressed = this.#drained || (nowQueued !== undefined && this.#queued !== undefined && nowQueued < this.#queued);
+      if (!this.#answered && !progressed) {
+        timing.logger.info({ key: subscriber.keyId }, 'websocket peer answered no ping and read nothing for an interval; closing');
+        this.ws.terminate();
+        return;
+      }
+      this.#answered = false;
+      this.#drained = false;
+      this.#queued = nowQueued;
+      this.ws.ping();
+    }
+    if (now >= this.#statusAt && this.encoder.hasStatus) {
+      this.#statusAt = now + timing.statusMs;
+      const seconds = Math.max((now - this.#lastStatusAt) / 1000, 0.001);
+      const numbers = timing.hub.status(subscriber);
+      const frame = this.encoder.status({
+        ts: new Date(now).toISOString(),
+        throughput_eps: Math.round(((subscriber.delivered - this.#deliveredAtLastStatus) / seconds) * 100) / 100,
+        queue_depth: numbers.queueDepth,
+        queue_max: numbers.queueMax,
+        subscribers: numbers.subscribers,
+        store: numbers.store,
+        receivers: { publish: numbers.store, store: numbers.store },
+        detectors: { tail: numbers.store, retention: numbers.store },
+      });
+      if (frame) this.write(frame);
+      this.#deliveredAtLastStatus = subscriber.delivered;
+      this.#lastStatusAt = now;
+    }
+  }
 
   private get open(): boolean {
     return this.ws.readyState === WebSocket.OPEN;
@@ -121,7 +199,10 @@ export class WsStreams {
     private readonly served: ServedBundle,
   ) {
     this.encoder = served.encoders.ws!;
+    this.timing = { hub, logger, pingMs: config.heartbeat_s * 1000, statusMs: this.encoder.statusEveryMs ?? config.status_s * 1000 };
   }
+
+  private readonly timing: WsTiming;
 
   private readonly encoder: WireEncoder;
 
@@ -186,7 +267,7 @@ export class WsStreams {
 
   private connect(ws: WebSocket, socket: Duplex, query: ResolvedHistoryQuery, principal: Principal): void {
     this.sockets.add(ws);
-    const transport = new WsTransport(ws, socket, this.encoder);
+    const transport = new WsTransport(ws, socket, this.encoder, this.timing);
     const plan = planStream(query);
     ws.on('error', (error) => this.logger.debug({ err: error }, 'websocket error'));
     if (plan.exhausted) {
@@ -197,60 +278,14 @@ export class WsStreams {
       return;
     }
 
-    // Dead-peer detection. A peer is alive if it answered the last ping, or if it is reading: a
-    // slow client's pong may sit behind a full socket buffer, so progress in writing to it counts
-    // too. A peer that does neither for a whole interval is gone (or has stopped reading).
-    let answered = true;
-    let drained = false;
-    let queued = writeQueueSize(socket);
-    ws.on('pong', () => {
-      answered = true;
-    });
-    const onDrain = () => {
-      drained = true;
-    };
+    // Pings, status frames and dead-peer detection come from the hub's one sweep (WsTransport.tick).
+    ws.on('pong', () => transport.pong());
+    const onDrain = () => transport.drained();
     socket.on('drain', onDrain);
-    const ping = setInterval(() => {
-      const nowQueued = writeQueueSize(socket);
-      const progressed = drained || (nowQueued !== undefined && queued !== undefined && nowQueued < queued);
-      if (!answered && !progressed) {
-        this.logger.info({ key: principal.keyId }, 'websocket peer answered no ping and read nothing for an interval; closing');
-        ws.terminate();
-        return;
-      }
-      answered = false;
-      drained = false;
-      queued = nowQueued;
-      ws.ping();
-    }, this.config.heartbeat_s * 1000);
-
-    let subscriber: Subscriber | undefined;
-    let deliveredAtLastStatus = 0;
-    let lastStatusAt = Date.now();
-    const status = setInterval(() => {
-      if (subscriber === undefined || subscriber.ended) return;
-      const now = Date.now();
-      const seconds = Math.max((now - lastStatusAt) / 1000, 0.001);
-      const numbers = this.hub.status(subscriber);
-      const frame = this.encoder.status({
-        ts: new Date(now).toISOString(),
-        throughput_eps: Math.round(((subscriber.delivered - deliveredAtLastStatus) / seconds) * 100) / 100,
-        queue_depth: numbers.queueDepth,
-        queue_max: numbers.queueMax,
-        subscribers: numbers.subscribers,
-        store: numbers.store,
-        receivers: { publish: numbers.store, store: numbers.store },
-        detectors: { tail: numbers.store, retention: numbers.store },
-      });
-      if (frame) transport.write(frame);
-      deliveredAtLastStatus = subscriber.delivered;
-      lastStatusAt = now;
-    }, this.encoder.statusEveryMs ?? this.config.status_s * 1000);
     this.startStoreChecks();
 
+    let subscriber: Subscriber | undefined;
     const stop = () => {
-      clearInterval(ping);
-      clearInterval(status);
       socket.off('drain', onDrain);
     };
     ws.once('close', () => {

@@ -1,9 +1,10 @@
 /**
- * The publish hot path (src/http/publish-shortcut.ts) answers exactly as the express pipeline
- * does. Two servers get the same requests: one with `response_validation` on (tests' default:
- * the shortcut is off and express serves every request) and one with it off (the shortcut takes
- * what it can). Every answer must be the same status, the same headers that matter and the same
- * body (ids and times aside), and the plain publishes must really have been taken by the shortcut.
+ * The hot paths (src/http/publish-shortcut.ts, stream-shortcut.ts) answer exactly as the express
+ * pipeline does. Two servers get the same requests: one with `response_validation` on (tests'
+ * default: the shortcuts are off and express serves every request) and one with it off (the
+ * shortcuts take what they can). Every answer must be the same status, the same headers that
+ * matter and the same body or first frames (ids and times aside), and the plain publishes and
+ * streams must really have been taken by a shortcut.
  */
 import { request, ServerResponse, type IncomingHttpHeaders } from 'node:http';
 import { gzipSync } from 'node:zlib';
@@ -86,19 +87,47 @@ const CASES: [string, Record<string, string>, Buffer | string][] = [
   ['an Origin', { ...json, Origin: 'https://app.example.com' }, text(event)],
 ];
 
-describe('publish shortcut', () => {
+/** Opens a GET stream and returns its status, headers and its first `frames` frames (or whole body), then leaves. */
+function openStream(url: string, headers: Record<string, string>, frames = 2): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: { Accept: 'text/event-stream', ...headers }, agent: false }, (res) => {
+      let body = '';
+      const done = () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body });
+      };
+      res.on('data', (chunk: Buffer) => {
+        body += chunk.toString();
+        const blocks = body.split('\n\n');
+        if (res.statusCode === 200 && blocks.length > frames) {
+          body = `${blocks.slice(0, frames).join('\n\n')}\n\n`;
+          done();
+        }
+      });
+      res.on('end', done);
+      res.on('error', () => {});
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('publish and stream shortcuts', () => {
   let viaExpress: TestServer;
   let viaShortcut: TestServer;
-  /** For each request to the shortcut server: whether express handled it (its response prototype). */
-  const expressServed: boolean[] = [];
+  /** For each request to the shortcut server with an `X-Mark` header: whether express handled it (its response prototype). */
+  const expressServed = new Map<string, boolean>();
 
   beforeAll(async () => {
     const overrides = { body_limit_bytes: 4096, cors_origins: ['https://app.example.com'] };
     viaExpress = await startTestServer(overrides);
     viaShortcut = await startTestServer({ ...overrides, response_validation: false });
-    viaShortcut.server.on('request', (_req, res: ServerResponse) => {
-      res.once('finish', () => expressServed.push(Object.getPrototypeOf(res) !== ServerResponse.prototype));
+    viaShortcut.server.on('request', (req, res: ServerResponse) => {
+      const mark = req.headers['x-mark'];
+      if (typeof mark === 'string') res.once('close', () => expressServed.set(mark, Object.getPrototypeOf(res) !== ServerResponse.prototype));
     });
+    // The same history on both: a stream's resume point is the newest event of its types.
+    for (const server of [viaExpress, viaShortcut]) await send(`${server.url}/v1/events`, json, text([event, { type: 'grant.revoked', data: catalog['grant.revoked'].example }]));
   });
   afterAll(async () => {
     await viaExpress.dispose();
@@ -116,14 +145,63 @@ describe('publish shortcut', () => {
   });
 
   it('takes plain valid publishes without express, and leaves the rest to it', async () => {
-    expressServed.length = 0;
-    const plain = await send(`${viaShortcut.url}/v1/events`, json, text(event));
-    const batch = await send(`${viaShortcut.url}/v1/events`, { ...json, 'Idempotency-Key': 'k-2' }, text([event, event]));
-    const invalid = await send(`${viaShortcut.url}/v1/events`, json, text({ ...event, id: 'evt_01JF3K9Y6Q2W8E4R5T7Y9V1J3P' }));
-    const encoded = await send(`${viaShortcut.url}/v1/events`, { ...json, 'Content-Encoding': 'gzip' }, gzipSync(text(event)));
+    const plain = await send(`${viaShortcut.url}/v1/events`, { ...json, 'X-Mark': 'p1' }, text(event));
+    const batch = await send(`${viaShortcut.url}/v1/events`, { ...json, 'X-Mark': 'p2', 'Idempotency-Key': 'k-2' }, text([event, event]));
+    const invalid = await send(`${viaShortcut.url}/v1/events`, { ...json, 'X-Mark': 'p3' }, text({ ...event, id: 'evt_01JF3K9Y6Q2W8E4R5T7Y9V1J3P' }));
+    const encoded = await send(`${viaShortcut.url}/v1/events`, { ...json, 'X-Mark': 'p4', 'Content-Encoding': 'gzip' }, gzipSync(text(event)));
     expect([plain.status, batch.status, invalid.status, encoded.status]).toEqual([201, 201, 400, 201]);
-    await expect.poll(() => expressServed.length).toBe(4);
-    expect(expressServed).toEqual([false, false, true, true]);
+    await expect.poll(() => ['p1', 'p2', 'p3', 'p4'].map((mark) => expressServed.get(mark))).toEqual([false, false, true, true]);
+  });
+
+  it('opens every stream as the express pipeline does', async () => {
+    const reader = { Authorization: `Bearer ${TEST_KEYS.reader.secret}` };
+    const past = 'evt_01JF3K9Y6Q2W8E4R5T7Y9V1J3P';
+    const streams: [string, string, Record<string, string>][] = [
+      ['live, every type', '', reader],
+      ['types', '?types=grant.*,token.issued', reader],
+      ['an unknown type', '?types=nope.nothing', reader],
+      ['an empty types', '?types=', reader],
+      ['since (a time)', '?since=2026-01-01T00:00:00Z', reader],
+      ['since_id', `?since_id=${past}`, reader],
+      ['since_id that is no id', '?since_id=abc', reader],
+      ['since and since_id', `?since=2026-01-01T00:00:00Z&since_id=${past}`, reader],
+      ['until_id without since_id', `?until_id=${past}`, reader],
+      ['a resume point past until_id', `?since_id=${past}&until_id=${past}&last_event_id=${past}`, reader],
+      ['an unknown parameter', '?nope=1', reader],
+      ['a parameter twice', '?types=grant.created&types=token.issued', reader],
+      ['a percent-escape', '?types=grant.%2A', reader],
+      ['a bad percent-escape', '?types=%zz', reader],
+      ['a reserved character where not allowed', '?since_id=evt_01:x', reader],
+      ['a value over maxLength', `?types=${'a.b,'.repeat(300)}`, reader],
+      ['the token in the query', `?token=${TEST_KEYS.reader.secret}`, {}],
+      ['a query token that is not allowed for its key', `?token=${TEST_KEYS.noquery.secret}`, {}],
+      ['Last-Event-ID', '', { ...reader, 'Last-Event-ID': past }],
+      ['Last-Event-ID that is no id', '', { ...reader, 'Last-Event-ID': 'nope' }],
+      ['no credentials', '', {}],
+      ['a writer key', '', { Authorization: `Bearer ${TEST_KEYS.writer.secret}` }],
+      ['types the key may not read', '?types=token.issued', { Authorization: `Bearer ${TEST_KEYS.grants.secret}` }],
+      ['an Origin', '', { ...reader, Origin: 'https://app.example.com' }],
+    ];
+    for (const [name, query, headers] of streams) {
+      const expected = await openStream(`${viaExpress.url}/v1/events/stream${query}`, headers);
+      const actual = await openStream(`${viaShortcut.url}/v1/events/stream${query}`, headers);
+      expect(actual.status, name).toBe(expected.status);
+      for (const header of [...COMPARED_HEADERS, 'cache-control', 'x-accel-buffering']) {
+        expect(actual.headers[header], `${name}: ${header}`).toEqual(expected.headers[header]);
+      }
+      expect(normalize(actual.body), name).toBe(normalize(expected.body));
+    }
+  });
+
+  it('takes plain streams without express, and leaves the rest to it', async () => {
+    const reader = { Authorization: `Bearer ${TEST_KEYS.reader.secret}` };
+    const statuses = [
+      (await openStream(`${viaShortcut.url}/v1/events/stream?types=grant.*`, { ...reader, 'X-Mark': 's1' })).status,
+      (await openStream(`${viaShortcut.url}/v1/events/stream?types=grant.%2A`, { ...reader, 'X-Mark': 's2' })).status,
+      (await openStream(`${viaShortcut.url}/v1/events/stream?nope=1`, { ...reader, 'X-Mark': 's3' })).status,
+    ];
+    expect(statuses).toEqual([200, 200, 400]);
+    await expect.poll(() => ['s1', 's2', 's3'].map((mark) => expressServed.get(mark))).toEqual([false, true, true]);
   });
 
   it('applies the publish rate limit as express does (429 RATE_LIMITED past the bucket)', async () => {
