@@ -46,7 +46,7 @@ interface PublishRun {
 interface ClusterFigures {
   single?: { eventsPerSecond: number; cpuUsPerPublish: number; p50: number; p99: number; failed: number };
   batch?: { eventsPerSecond: number; cpuUsPerEvent: number; p50: number; p99: number; failed: number };
-  fanout?: { rate: number; p50: number; p99: number; max: number; complete: boolean; ordered: boolean; cpuUsPerEvent: number };
+  fanout?: { rate: number; p50: number; p99: number; max: number; publishP50: number; publishP99: number; complete: boolean; ordered: boolean; cpuUsPerEvent: number };
   burst?: { events: number; eventsPerSecond: number; maxLagMs: number; lagsMs: number[]; liveOnlyOldEvents: number };
 }
 
@@ -128,7 +128,8 @@ async function runWith(
       figures.fanout = await fanout(nodes, phases.fanoutSeconds);
       const f = figures.fanout;
       console.log(
-        `  fan-out  100 SSE at ${fmt(f.rate)} ev/s: delivery p50 ${fmt(f.p50, 1)} ms, p99 ${fmt(f.p99, 1)} ms, max ${fmt(f.max, 1)} ms; ` +
+        `  fan-out  100 SSE at ${fmt(f.rate)} ev/s: delivery p50 ${fmt(f.p50, 1)} ms, p99 ${fmt(f.p99, 1)} ms, max ${fmt(f.max, 1)} ms ` +
+          `(publish p50 ${fmt(f.publishP50, 1)} ms, p99 ${fmt(f.publishP99, 1)} ms); ` +
           `${f.complete ? 'complete' : 'INCOMPLETE'}, ${f.ordered ? 'one order' : 'ORDER DIFFERS'}; server CPU ${fmt(f.cpuUsPerEvent)} µs/event`,
       );
     }
@@ -189,6 +190,8 @@ async function fanout(nodes: readonly Node[], seconds: number): Promise<NonNulla
       p50: percentile(latencies, 50),
       p99: percentile(latencies, 99),
       max: latencies.length === 0 ? Number.NaN : Math.max(...latencies),
+      publishP50: run.p50,
+      publishP99: run.p99,
       complete,
       ordered: outOfOrder(sampled) === 0,
       cpuUsPerEvent: (cpu * 1e6) / run.accepted,
@@ -321,6 +324,7 @@ function printComparison(one: ClusterFigures, many: ClusterFigures, nodes: numbe
     ['  server CPU µs per event', one.batch?.cpuUsPerEvent, many.batch?.cpuUsPerEvent, 1],
     ['fan-out 1,000 ev/s to 100 SSE: delivery p50 ms', one.fanout?.p50, many.fanout?.p50, 1],
     ['  delivery p99 ms', one.fanout?.p99, many.fanout?.p99, 1],
+    ['  publish p99 ms (part of the delivery latency)', one.fanout?.publishP99, many.fanout?.publishP99, 1],
     ['burst: slowest tail, ms after the last ack', one.burst?.maxLagMs, many.burst?.maxLagMs, 0],
     ['  older events sent to live-only streams', one.burst?.liveOnlyOldEvents, many.burst?.liveOnlyOldEvents, 0],
   ];

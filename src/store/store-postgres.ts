@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { userInfo } from 'node:os';
 import pg from 'pg';
 import { errors, SpecstreamError } from '../errors.js';
@@ -133,6 +133,10 @@ const NOTIFY_MAX_BYTES = 8000;
 const NOTIFY_MAX_EVENTS = 64;
 /** Bytes of a notified event besides its data: the id, the JSON punctuation, a short type and source. */
 const NOTIFY_EVENT_OVERHEAD = 160;
+/** Most events a node reads to follow another node's commit into its cache (more: its tail reads the log). */
+const FOLLOW_READ_LIMIT = 5000;
+/** Most of this node's groups held while waiting for another node's commit to come first. */
+const MAX_OWN_SEGMENTS = 64;
 /** Crockford base32, the ULID alphabet. */
 const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 
@@ -155,9 +159,11 @@ const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
  * `ids` (every call's ids, concatenated in call order: new ids, or the replayed call's) and `prev`
  * (the head before this commit, `''` for none: the new events are the log's events right after it).
  *
- * The notification (`pg_notify`, delivered at commit, in commit order) is `<prev> <new head>`,
- * followed by a newline and the new events as a JSON array of `[id, type, source, subject, data]`
- * when they fit in one (under 8,000 bytes): the other nodes' tails then need no read.
+ * The notification (`pg_notify`, delivered at commit, in commit order) is `<prev> <new head>
+ * <node>` (`p_node`: the committing node's id), followed by a newline and the new events as a JSON
+ * array of `[id, type, source, subject, data]` when they fit in one (under 8,000 bytes): the other
+ * nodes' tails then need no read; otherwise they read exactly the events after `<prev>` up to
+ * `<new head>`.
  */
 function appendGroupSql(s: string): string {
   const digit = (shift: number) => `substr('${B32}', ((v >> ${shift}) & 31)::int + 1, 1)`;
@@ -181,7 +187,7 @@ CREATE FUNCTION ${s}.append_group(
   p_now bigint, p_hi bigint, p_lo bigint,
   p_counts int[], p_keys text[], p_fps text[], p_fresh_after bigint,
   p_types text[], p_sources text[], p_subjects text[], p_data text[],
-  p_channel text,
+  p_channel text, p_node text,
   OUT outcomes text, OUT lens int[], OUT ids text[], OUT prev text
 ) LANGUAGE plpgsql AS $$
 DECLARE
@@ -324,11 +330,11 @@ BEGIN
 
   IF v_last IS NOT NULL THEN
     UPDATE ${s}.log_head SET last_id = v_last;
-    -- "<previous head> <new head>", then the new events when they fit in a notification.
-    IF v_payload IS NOT NULL AND octet_length(v_payload) + 64 < ${NOTIFY_MAX_BYTES} THEN
-      PERFORM pg_notify(p_channel, prev || ' ' || v_last || E'\n' || v_payload);
+    -- "<previous head> <new head> <node>", then the new events when they fit in a notification.
+    IF v_payload IS NOT NULL AND octet_length(v_payload) + octet_length(p_node) + 64 < ${NOTIFY_MAX_BYTES} THEN
+      PERFORM pg_notify(p_channel, prev || ' ' || v_last || ' ' || p_node || E'\n' || v_payload);
     ELSE
-      PERFORM pg_notify(p_channel, prev || ' ' || v_last);
+      PERFORM pg_notify(p_channel, prev || ' ' || v_last || ' ' || p_node);
     END IF;
   END IF;
 END $$;`;
@@ -429,6 +435,15 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
   private lastKnownId: string | null;
   /** The newest events, from this node's commits and the notifications (see `readTail`). */
   private readonly tail = new TailCache();
+  /** This store's id in its commits' notifications (so that it knows its own). */
+  private readonly nodeId = randomBytes(6).toString('hex');
+  /**
+   * This node's committed groups that do not continue the cache yet (another node's commit came
+   * between), by the head they follow: added once that commit's events are in.
+   */
+  private readonly ownSegments = new Map<string, EncodedEvent[]>();
+  /** Notifications are followed one at a time, in commit order (following one may read the log). */
+  private following: Promise<void> = Promise.resolve();
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -452,7 +467,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     this.groupsInFlight = options.groupsInFlight;
     this.appendSql =
       `SELECT outcomes, lens, ids, prev FROM ${s}.append_group($1::bigint, $2::bigint, $3::bigint, $4::int[], $5::text[], $6::text[], ` +
-      `$7::bigint, $8::text[], $9::text[], $10::text[], $11::text[], $12::text)`;
+      `$7::bigint, $8::text[], $9::text[], $10::text[], $11::text[], $12::text, $13::text)`;
   }
 
   append(events: readonly NewEvent[], options: AppendOptions = {}): Promise<AppendResult> {
@@ -478,6 +493,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     // A complete read of the log after some point (the hub's tail catching up) continues the cache.
     if (query.types === undefined && query.untilId === undefined && query.until === undefined && query.since === undefined) {
       this.tail.extendFromRead(query.afterId ?? NO_LOWER_BOUND, events);
+      if (this.ownSegments.size > 0) this.takeOwnSegments();
     }
     return events;
   }
@@ -761,6 +777,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
       subjects,
       data,
       this.channel,
+      this.nodeId,
     ];
   }
 
@@ -768,8 +785,8 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
   private async settleGroup(calls: readonly PendingAppend[], [outcomes, lens, ids, prev]: AppendGroupRow): Promise<void> {
     const results: Array<AppendResult | Error | { replay: string[] }> = [];
     const replayIds = new Set<string>();
-    /** The group's new events as JSON text (the log's events right after `prev`), when they continue the cache. */
-    const committed: EncodedEvent[] | undefined = this.tail.lastId === prev ? [] : undefined;
+    /** The group's new events as JSON text: the log's events right after `prev`. */
+    const committed: EncodedEvent[] = [];
     let newest: string | undefined;
     let at = 0;
     calls.forEach((call, i) => {
@@ -792,7 +809,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
           }
           const subject = event.subject ?? null;
           const payload = call.payloads[k]!;
-          committed?.push({ id, type: event.type, json: envelopeJson(id, event.type, event.source, subject, time, payload) });
+          committed.push({ id, type: event.type, json: envelopeJson(id, event.type, event.source, subject, time, payload) });
           return envelope(id, event.type, event.source, subject, time, JSON.parse(payload) as Record<string, unknown>);
         });
         if (events.length > 0) newest = events.at(-1)!.id;
@@ -823,8 +840,15 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     });
     if (newest !== undefined) {
       this.tail.noteHead(newest);
-      if (committed !== undefined) this.tail.extend(prev, committed);
-      this.advance(newest);
+      if (this.tail.extend(prev, committed)) {
+        if (this.ownSegments.size > 0) this.takeOwnSegments();
+        this.advance(newest);
+      } else if (this.tail.lastId !== undefined && prev > this.tail.lastId && this.ownSegments.size < MAX_OWN_SEGMENTS) {
+        // Another node committed just before: its notification brings what comes before this, then
+        // this goes in and the watchers wake (a wake now would read the log for nothing).
+        this.ownSegments.set(prev, committed);
+        this.lastKnownId = this.lastKnownId === null || newest > this.lastKnownId ? newest : this.lastKnownId;
+      } else this.advance(newest);
     }
   }
 
@@ -881,30 +905,70 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     await this.anchorTail().catch(() => {});
   }
 
-  /**
-   * A commit's notification (see `appendGroupSql`): `<prev> <head>`, then the events as JSON when
-   * they fit. The events continue the cache when it ends at `prev`; in any case the watchers wake.
-   * (A bare id is a notification from an older Specstream node.)
-   */
+  /** A commit's notification: followed after those before it. */
   private notified(payload: string): void {
+    this.following = this.following.then(() => this.follow(payload));
+  }
+
+  /**
+   * Follows a commit's notification (see `appendGroupSql`): `<prev> <head> <node>`, then the
+   * events as JSON when they fit. Another node's commit continues the cache when it ends at
+   * `<prev>`: with the events carried, or else read from the log (exactly that commit's events,
+   * or the cache's whole gap up to `<head>`); then this node's own groups waiting for it go in,
+   * and the watchers wake. This node's own commits go in from their results (`settleGroup`).
+   * A bare id is a notification from an older Specstream node: the tail reads the log then.
+   */
+  private async follow(payload: string): Promise<void> {
     const newline = payload.indexOf('\n');
-    const line = newline < 0 ? payload : payload.slice(0, newline);
-    const space = line.indexOf(' ');
-    const head = space < 0 ? line : line.slice(space + 1);
-    if (!isEventId(head)) return;
-    this.tail.noteHead(head);
-    // (This node's own commits are usually in the cache already: nothing to parse then.)
-    if (space >= 0 && newline >= 0) {
-      const prev = line.slice(0, space);
-      if (prev === this.tail.lastId) {
-        try {
-          this.tail.extend(prev, (JSON.parse(payload.slice(newline + 1)) as EventRow[]).map(toEncoded));
-        } catch {
-          // Not what this version sends: the tail reads the log instead.
-        }
+    const [prev, head, node] = (newline < 0 ? payload : payload.slice(0, newline)).split(' ');
+    const newest = head ?? prev;
+    if (newest === undefined || !isEventId(newest)) return;
+    if (node !== undefined && node === this.nodeId) return;
+    const last = this.tail.lastId;
+    if (last === undefined || newest <= last) {
+      this.advance(newest);
+      return;
+    }
+    this.tail.noteHead(newest);
+    let events: EncodedEvent[] | undefined;
+    if (head !== undefined && prev === last && newline >= 0) {
+      try {
+        events = (JSON.parse(payload.slice(newline + 1)) as EventRow[]).map(toEncoded);
+      } catch {
+        // Not what this version sends: read it instead.
       }
     }
-    this.advance(head);
+    if (events === undefined && head !== undefined) {
+      try {
+        const { rows } = await this.run<EventRow>(
+          `SELECT id, type, source, subject, data FROM ${this.table.events} WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3`,
+          [last, newest, FOLLOW_READ_LIMIT],
+        );
+        // The whole gap, or the cache stays behind and the tail reads the log itself.
+        if (rows.length < FOLLOW_READ_LIMIT && rows.at(-1)?.[0] === newest) events = rows.map(toEncoded);
+      } catch {
+        // The tail reads the log itself (and reports the failure).
+      }
+    }
+    if (events !== undefined && this.tail.lastId === last && this.tail.extend(last, events)) this.takeOwnSegments();
+    this.advance(newest);
+    this.notifyWatchers();
+  }
+
+  /** Puts this node's waiting groups into the cache once what precedes them is in. */
+  private takeOwnSegments(): void {
+    let taken = false;
+    for (let last = this.tail.lastId; last !== undefined; last = this.tail.lastId) {
+      const segment = this.ownSegments.get(last);
+      if (segment === undefined) break;
+      this.ownSegments.delete(last);
+      if (!this.tail.extend(last, segment)) break;
+      taken = true;
+    }
+    // Anything older can no longer continue it.
+    const last = this.tail.lastId ?? '';
+    for (const prev of this.ownSegments.keys()) if (prev < last) this.ownSegments.delete(prev);
+    if (taken) this.notifyWatchers();
   }
 
   /**
@@ -925,6 +989,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     this.listener = undefined;
     // Notifications may be missed until LISTEN is back: the cache cannot follow the log meanwhile.
     this.tail.clear();
+    this.ownSegments.clear();
     client.end().catch(() => {});
     if (this.closed) return;
     const retry = () => {

@@ -273,19 +273,39 @@ describe.skipIf(service.skip)(`PostgreSQL backend${service.skip ? ` (skipped: ${
         controller.abort();
       });
 
-      it('answers undefined for commits too large to notify, until a read of the log catches it up', async () => {
+      it('follows another node\'s commit too large to notify by reading exactly its events', async () => {
         const writer = await open();
         const reader = await open({ pollIntervalMs: 60_000 });
         const controller = new AbortController();
-        let wakes = 0;
-        await reader.watch(() => wakes++, controller.signal);
+        await reader.watch(() => {}, controller.signal);
+        const start = (await reader.bounds()).lastId ?? '';
 
-        const { events } = await writer.append([{ type: 'a', source: '/postgres', data: { big: 'x'.repeat(9000) } }]);
-        await waitFor(() => wakes > 0, 'the notification');
-        expect(reader.readTail('', 10)).toBeUndefined();
+        const { events } = await writer.append([{ type: 'a', source: '/postgres', data: { big: 'x'.repeat(9000) } }, event('b', 2)]);
+        await waitFor(() => reader.readTail(start, 10)?.length === 2, 'the reader to follow the commit');
 
-        expect((await reader.readEncoded({ afterId: '', limit: 10 })).map((e) => e.id)).toEqual([events[0]!.id]);
-        expect(reader.readTail(events[0]!.id, 10)).toEqual([]);
+        expect(reader.readTail(start, 10)).toEqual(await reader.readEncoded({ afterId: start, limit: 10 }));
+        expect(reader.readTail(start, 10)!.map((e) => e.id)).toEqual(events.map((e) => e.id));
+        controller.abort();
+      });
+
+      it('puts its own commit in after another node\'s that came first', async () => {
+        const a = await open({ pollIntervalMs: 60_000 });
+        const b = await open({ pollIntervalMs: 60_000 });
+        const controller = new AbortController();
+        await a.watch(() => {}, controller.signal);
+        await b.watch(() => {}, controller.signal);
+        const start = (await a.bounds()).lastId ?? '';
+
+        // Concurrent groups on both nodes, several times, small and too large to notify.
+        const big = { type: 'a', source: '/postgres', data: { big: 'x'.repeat(9000) } };
+        const results = await Promise.all(
+          Array.from({ length: 6 }, (_, i) => (i % 2 === 0 ? a : b).append(i % 3 === 0 ? [big] : [event('a', i), event('b', i)])),
+        );
+        const ids = results.flatMap((r) => r.events.map((e) => e.id)).sort();
+        for (const node of [a, b]) {
+          await waitFor(() => node.readTail(start, 100)?.at(-1)?.id === ids.at(-1), 'the cache to hold every commit');
+          expect(node.readTail(start, 100)).toEqual(await node.readEncoded({ afterId: start, limit: 100 }));
+        }
         controller.abort();
       });
 
