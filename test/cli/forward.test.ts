@@ -89,10 +89,12 @@ destinations:
     const out = join(dir, 'out', 'events.ndjson');
     await until(() => readNdjson(out).length >= 30 && hooked.length >= 30, '30 events at both destinations');
 
-    const metrics = await (await fetch(metricsUrl)).text();
-    expect(metrics).toContain('specstream_forwarder_events_sent_total{destination="archive"} 30');
-    expect(metrics).toContain(`specstream_forwarder_events_sent_total{destination="webhook:127.0.0.1:${new URL(hookUrl).port}"} 30`);
-    expect(metrics).toMatch(/specstream_forwarder_batch_duration_seconds_count\{destination="archive"\} [1-9]/);
+    // A destination counts a batch once its send() resolved, which can be after the bytes arrived: poll.
+    const metrics = () => fetch(metricsUrl).then((response) => response.text());
+    const poll = { timeout: 20_000, interval: 50 };
+    await expect.poll(metrics, poll).toContain('specstream_forwarder_events_sent_total{destination="archive"} 30');
+    await expect.poll(metrics, poll).toContain(`specstream_forwarder_events_sent_total{destination="webhook:127.0.0.1:${new URL(hookUrl).port}"} 30`);
+    await expect.poll(metrics, poll).toMatch(/specstream_forwarder_batch_duration_seconds_count\{destination="archive"\} [1-9]/);
 
     cli.child.kill('SIGTERM');
     const result = await cli.exited;
