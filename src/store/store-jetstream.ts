@@ -89,6 +89,8 @@ const SEQ_CACHE_SIZE = 4096;
  */
 const MAX_GROUP_EVENTS = 20_000;
 const MAX_GROUP_LENGTH = 16 * 1024 * 1024;
+/** Groups a node has on their way to the writer at once; the next group forms from what queues meanwhile. */
+const FORWARDS_IN_FLIGHT = 2;
 /** Room kept in a forwarding request for the NATS headers and framing. */
 const REQUEST_ROOM_BYTES = 4096;
 /** The answer of a writer that will not take a forwarded group (it is closing): publish it yourself. */
@@ -551,15 +553,32 @@ export class JetStreamStore implements Store, EncodedRead, TailRead {
     this.flushing ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.flushLoop());
   }
 
+  /**
+   * Publishes the queue group by group (one at a time: each continues the last), or, while another
+   * node is the writer, forwards it with up to FORWARDS_IN_FLIGHT groups on their way at once.
+   */
   private async flushLoop(): Promise<void> {
+    const forwarding = new Set<Promise<void>>();
     try {
       let rounds = 0;
-      while (this.pending.length > 0) {
+      for (;;) {
+        if (this.pending.length === 0) {
+          if (forwarding.size === 0) break;
+          await Promise.race(forwarding);
+          continue;
+        }
+        const forward = this.election?.role === 'other' && !this.closed;
+        if (forward && forwarding.size >= FORWARDS_IN_FLIGHT) {
+          await Promise.race(forwarding);
+          continue;
+        }
         // Calls that expired while queued were told nothing was stored: takeGroup leaves them out.
         const calls = takeGroup(this.pending, MAX_GROUP_EVENTS, MAX_GROUP_LENGTH) as Call[];
         if (calls.length === 0) continue;
-        if (this.election?.role === 'other' && !this.closed && calls.every((call) => call.forward === undefined)) {
-          await this.forwardGroup(calls);
+        // (A call forwarded to this node is never forwarded again: it is published here.)
+        if (forward && calls.every((call) => call.forward === undefined)) {
+          const sent: Promise<void> = this.forwardGroup(calls).finally(() => forwarding.delete(sent));
+          forwarding.add(sent);
           continue;
         }
         const retry = await this.publishGroup(calls);
