@@ -1105,7 +1105,15 @@ export class JetStreamStore implements Store, EncodedRead, TailRead {
     this.tail.anchor(head.lastId);
     void (async () => {
       try {
-        for await (const message of messages) this.delivered(message.seq, message.headers, message.string());
+        for await (const message of messages) {
+          try {
+            this.delivered(message.seq, message.headers, message.string());
+          } catch {
+            // Not a message this store wrote: the cache cannot vouch for the log any more (the tail
+            // reads it with direct gets), and the consumer goes on.
+            this.tail.clear();
+          }
+        }
       } catch {
         // Closed; the poll and reconnect handling still wake the watchers.
       }

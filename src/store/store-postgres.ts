@@ -907,7 +907,8 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
 
   /** A commit's notification: followed after those before it. */
   private notified(payload: string): void {
-    this.following = this.following.then(() => this.follow(payload));
+    // (follow catches its own failures; the catch keeps the chain alive whatever happens.)
+    this.following = this.following.then(() => this.follow(payload)).catch(() => {});
   }
 
   /**

@@ -90,7 +90,8 @@ export interface Store {
   /**
    * Persists a batch atomically and resolves with the stored envelopes, in the order given, once
    * they are durable. Concurrent calls may be committed together (group commit); ids then follow
-   * call order. Rejects with STORE_UNAVAILABLE when the backend cannot be reached (nothing stored),
+   * call order within the group (a backend that commits several groups at once orders those
+   * groups as they commit). Rejects with STORE_UNAVAILABLE when the backend cannot be reached (nothing stored),
    * IDEMPOTENCY_CONFLICT as described in `AppendOptions`, STORE_CLOSED after `close()`.
    */
   append(events: readonly NewEvent[], options?: AppendOptions): Promise<AppendResult>;
