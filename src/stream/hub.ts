@@ -167,6 +167,8 @@ export class Hub {
   private tailAgain = false;
   private tailRetryMs = TAIL_RETRY_MIN_MS;
   private tailRetry: NodeJS.Timeout | undefined;
+  /** `eventsDelivered` per transport label (see `deliver`). */
+  private readonly deliveredBy: Partial<Record<'sse' | 'ws', { inc(value: number): void }>> = {};
   /** The one timer of every stream (see SWEEP_MS). */
   private sweepTimer: NodeJS.Timeout | undefined;
   /** Streams opened with an expiring credential (a JWT), checked every SWEEP_MS. */
@@ -726,7 +728,8 @@ export class Hub {
     const ok = subscriber.transport.write(bytes);
     subscriber.delivered += count;
     subscriber.lastDeliveryAt = Date.now();
-    this.metrics.eventsDelivered.inc({ transport: format }, count);
+    // The labelled child, looked up once per transport: `inc({transport}, n)` hashes the labels on every call.
+    (this.deliveredBy[format] ??= this.metrics.eventsDelivered.labels({ transport: format })).inc(count);
     this.metrics.subscriberLag.observe(this.lagOf(subscriber));
     if (!ok && !subscriber.ended) {
       subscriber.paused = true;
