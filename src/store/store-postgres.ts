@@ -658,18 +658,24 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
   /**
    * Commits the queue group by group, with up to `groupsInFlight` groups committing at once (each
    * on its own connection); a group is formed from what queued while the others were committing.
+   * Another group starts while one is committing only once as many calls wait as that one holds:
+   * commits are serialised by the `log_head` lock, held until the commit is flushed to disk, so
+   * where the flush is what takes time, smaller groups would only queue for the lock (and commit
+   * fewer events per flush); where the round trip to this node is what takes time, the next group
+   * is ready when the lock is.
    */
   private async flushLoop(): Promise<void> {
-    const running = new Set<Promise<void>>();
+    const running = new Map<Promise<void>, number>();
     try {
       while (this.pending.length > 0 || running.size > 0) {
         while (this.pending.length > 0 && running.size < this.groupsInFlight) {
+          if (running.size > 0 && this.pending.length < Math.max(...running.values())) break;
           const group = takeGroup(this.pending, MAX_GROUP_EVENTS, MAX_GROUP_LENGTH);
           if (group.length === 0) continue;
           const commit: Promise<void> = this.commitGroup(group).finally(() => running.delete(commit));
-          running.add(commit);
+          running.set(commit, group.length);
         }
-        if (running.size > 0) await Promise.race(running);
+        if (running.size > 0) await Promise.race(running.keys());
       }
     } finally {
       this.flushing = undefined;
