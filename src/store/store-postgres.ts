@@ -54,10 +54,10 @@ export interface PostgresStoreOptions {
    */
   queryTimeoutMs?: number;
   /**
-   * How many group commits one node runs at once, each on its own pooled connection: the next
-   * group is formed from the appends that arrive while the others commit. Groups in flight
-   * together may commit in either order (each group's calls get ids in call order). At most
-   * `poolSize - 1`. Defaults to 2.
+   * How many group commits one node runs at once while it is the only node committing, each on
+   * its own pooled connection (see `flushLoop`; while other nodes commit too, one). Groups in
+   * flight together may commit in either order (each group's calls get ids in call order). At
+   * most `poolSize - 1`. Defaults to 2.
    */
   groupsInFlight?: number;
   /** The clock (ms since the epoch) for ids, idempotency expiry and retention; for tests. Defaults to `Date.now`. */
@@ -135,6 +135,10 @@ const NOTIFY_MAX_EVENTS = 64;
 const NOTIFY_EVENT_OVERHEAD = 160;
 /** Most events a node reads to follow another node's commit into its cache (more: its tail reads the log). */
 const FOLLOW_READ_LIMIT = 5000;
+/** How long after another node's commit this node still shares the `log_head` lock (see `flushLoop`), ms. */
+const SHARED_LOCK_WINDOW_MS = 1000;
+/** Longest a node lets its calls gather before a group while other nodes commit (see `flushLoop`), ms. */
+const GATHER_MAX_MS = 3;
 /** Most of this node's groups held while waiting for another node's commit to come first. */
 const MAX_OWN_SEGMENTS = 64;
 /** Crockford base32, the ULID alphabet. */
@@ -444,6 +448,14 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
   private readonly ownSegments = new Map<string, EncodedEvent[]>();
   /** Notifications are followed one at a time, in commit order (following one may read the log). */
   private following: Promise<void> = Promise.resolve();
+  /** When another node's commit was last notified (ms since the epoch). */
+  private othersCommittedAt = 0;
+  /** The calls of this node's last two groups, and its last commit's duration and end (performance.now ms). */
+  private lastGroupSizes: [number, number] = [0, 0];
+  private lastCommitMs = 0;
+  private lastCommitDoneAt = 0;
+  /** Wakes `gather` when a call is queued. */
+  private gathered: (() => void) | undefined;
   private closed = false;
   private closing: Promise<void> | undefined;
 
@@ -479,6 +491,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
       return Promise.reject(error);
     }
     const appended = queueAppend(call, this.pending, this.timeoutMs);
+    this.gathered?.();
     this.scheduleFlush();
     return appended;
   }
@@ -656,22 +669,30 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
   }
 
   /**
-   * Commits the queue group by group, with up to `groupsInFlight` groups committing at once (each
-   * on its own connection); a group is formed from what queued while the others were committing.
-   * Another group starts while one is committing only once as many calls wait as that one holds:
-   * commits are serialised by the `log_head` lock, held until the commit is flushed to disk, so
-   * where the flush is what takes time, smaller groups would only queue for the lock (and commit
-   * fewer events per flush); where the round trip to this node is what takes time, the next group
-   * is ready when the lock is.
+   * Commits the queue group by group, each group formed from what queued while the others were
+   * committing. Commits are serialised across the cluster by the `log_head` lock, which is held
+   * until the commit is flushed to disk, so every commit should carry as many events as it can:
+   *
+   * - While no other node commits, up to `groupsInFlight` groups commit at once (each on its own
+   *   connection), so that the next one is waiting for the lock when the previous releases it;
+   *   another starts only once as many calls wait as the one committing holds (where the flush is
+   *   what takes time, smaller groups would only queue for the lock).
+   * - While other nodes commit too, the lock is never idle for want of this node: one group at a
+   *   time, and before starting it the node lets its calls gather (until as many wait as its last
+   *   two groups held, at most half the last commit's time, at most GATHER_MAX_MS), so that its
+   *   concurrent callers are not split into ever smaller groups that each wait for a flush.
    */
   private async flushLoop(): Promise<void> {
     const running = new Map<Promise<void>, number>();
     try {
       while (this.pending.length > 0 || running.size > 0) {
-        while (this.pending.length > 0 && running.size < this.groupsInFlight) {
+        const shared = Date.now() - this.othersCommittedAt < SHARED_LOCK_WINDOW_MS;
+        if (shared && running.size === 0) await this.gather();
+        while (this.pending.length > 0 && running.size < (shared ? 1 : this.groupsInFlight)) {
           if (running.size > 0 && this.pending.length < Math.max(...running.values())) break;
           const group = takeGroup(this.pending, MAX_GROUP_EVENTS, MAX_GROUP_LENGTH);
           if (group.length === 0) continue;
+          this.lastGroupSizes = [this.lastGroupSizes[1], group.length];
           const commit: Promise<void> = this.commitGroup(group).finally(() => running.delete(commit));
           running.set(commit, group.length);
         }
@@ -679,6 +700,24 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
       }
     } finally {
       this.flushing = undefined;
+    }
+  }
+
+  /** Waits (briefly, see `flushLoop`) for this node's calls to gather before a group starts. */
+  private async gather(): Promise<void> {
+    const target = this.lastGroupSizes[0] + this.lastGroupSizes[1];
+    const deadline = this.lastCommitDoneAt + Math.min(GATHER_MAX_MS, this.lastCommitMs / 2);
+    while (this.pending.length < target && !this.closed) {
+      const wait = deadline - performance.now();
+      if (wait <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait);
+        this.gathered = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.gathered = undefined;
     }
   }
 
@@ -711,7 +750,10 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
         if (calls.length === 0) return;
         const values = this.groupArguments(calls);
         for (const call of calls) call.sent = true;
+        const started = performance.now();
         const result = await client.query<AppendGroupRow>({ name: APPEND_STATEMENT, text: this.appendSql, values, rowMode: 'array' });
+        this.lastCommitDoneAt = performance.now();
+        this.lastCommitMs = this.lastCommitDoneAt - started;
         row = result.rows[0];
       } catch (error) {
         failure = error;
@@ -931,6 +973,7 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
     const newest = head ?? prev;
     if (newest === undefined || !isEventId(newest)) return;
     if (node !== undefined && node === this.nodeId) return;
+    if (node !== undefined) this.othersCommittedAt = Date.now();
     const last = this.tail.lastId;
     if (last === undefined || newest <= last) {
       this.advance(newest);
