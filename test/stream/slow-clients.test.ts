@@ -115,10 +115,11 @@ describe('slow clients', () => {
   }, 90_000);
 
   it('keeps a slow WebSocket reader alive while its pongs wait behind the events it has not read', async () => {
-    // Pings every second; the client reads in short bursts, far slower than the server writes, so
-    // a ping waits behind unread events for longer than an interval: judged by pongs alone, it
-    // would be condemned as dead (this test fails that way).
-    server = await startTestServer({ heartbeat_s: 1, ring_size: 64 });
+    // Pings every 3 s; the client reads in short bursts, far slower than the server writes, so a
+    // ping waits behind unread events for longer than an interval: judged by pongs alone, it would
+    // be condemned as dead (this test fails that way). 3 s rather than 1 s: on a loaded machine a
+    // reader whose timers run late could otherwise read nothing for a whole interval.
+    server = await startTestServer({ heartbeat_s: 3, ring_size: 64 });
     const [anchor] = await publish(server, 1);
     const client = await openWs(server, `/v1/events/ws?since_id=${anchor!.id}`, server.auth('reader'));
     client.ws.pause();
@@ -127,7 +128,8 @@ describe('slow clients', () => {
       setTimeout(() => client.ws.pause(), 3);
     }, 300);
     const published = await publish(server, 1500, { types: ['audit_log.created'], batch: 100, data: (type) => paddedData(type, 8000) });
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    // Three ping intervals of slow reading.
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
     expect(client.closeCode).toBeUndefined();
     clearInterval(bursts);
     client.ws.resume();
@@ -135,7 +137,7 @@ describe('slow clients', () => {
     expect(ids(client.events)).toEqual(ids(published));
     expect(client.closeCode).toBeUndefined();
     client.close();
-  }, 60_000);
+  }, 90_000);
 
   it('sends the dropped notice with the exact count to an SSE client behind retention, which continues from the oldest retained event', async () => {
     server = await startTestServer({ ring_size: 16 });
