@@ -45,6 +45,11 @@ export interface StartServerOptions {
   announce?: (line: string) => void;
   /** Reads the configuration again for `reloadAuth()` (the CLI re-reads its file, environment and flags). */
   reloadConfig?: () => Config;
+  /**
+   * The development key to use when no key is configured, instead of generating and announcing
+   * one: `serve --workers` generates it once in the primary, so every worker accepts the same key.
+   */
+  developmentKey?: KeySpec;
 }
 
 /** Opens the store, builds the app and listens on `config.host:config.port`. */
@@ -59,7 +64,10 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const grammar = served.bundle.scopes;
   let keys = config.keys;
   let developmentKey: KeySpec | undefined;
-  if (keys.length === 0 && !config.allow_anonymous) {
+  if (keys.length === 0 && !config.allow_anonymous && options.developmentKey !== undefined) {
+    developmentKey = options.developmentKey;
+    keys = [options.developmentKey];
+  } else if (keys.length === 0 && !config.allow_anonymous) {
     const dev = generateDevelopmentKey(grammar);
     developmentKey = dev;
     keys = [dev];

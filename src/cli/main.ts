@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { ConfigError, loadConfig } from '../config/load-config.js';
+import { ConfigError, loadConfig, type Config } from '../config/load-config.js';
 import { OPTIONS, envName, flagName } from '../config/options.js';
 import { ProfileError, SpecstreamError } from '../client/errors.js';
+import { createLogger } from '../observability/logger.js';
 import { startServer } from '../server.js';
+import { isWorker, runPrimary, runWorker, workerCount } from '../workers/index.js';
 import { ForwardConfigError } from '../destinations/forward-config.js';
 import { exportCommand } from './commands/export.js';
 import { forwardCommand } from './commands/forward.js';
@@ -29,8 +31,12 @@ const commands: Record<string, Command> = {
     usage: 'specstream serve [--config FILE] [--port N] [--store URL] [--key id:secret:scopes]... [options]',
     async run(args) {
       const config = loadConfig({ argv: args });
+      const workers = workerCount(config);
+      // `--workers N`: this process supervises N workers, each of which runs this same command.
+      if (workers > 1 && !isWorker()) return servePrimary(config, workers);
+      const options = { reloadConfig: () => loadConfig({ argv: args }) };
       // SIGHUP re-reads keys and JWT settings from the same file, environment and flags.
-      const running = await startServer(config, { reloadConfig: () => loadConfig({ argv: args }) });
+      const running = isWorker() ? await runWorker(config, options) : await startServer(config, options);
       const stop = (signal: string) => {
         running.logger.info({ signal }, 'shutting down');
         running.close().then(
@@ -57,6 +63,23 @@ const commands: Record<string, Command> = {
   forward: forwardCommand,
   generate: generateCommand,
 };
+
+/** `serve --workers N` in the primary: starts the workers, forwards SIGHUP, stops them on SIGTERM/SIGINT. */
+async function servePrimary(config: Config, workers: number): Promise<number> {
+  const logger = createLogger(config.log_level);
+  const primary = await runPrimary(config, workers, { logger });
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'shutting down the workers');
+    void primary.stop().then((code) => process.exit(code === 0 ? EXIT.ok : EXIT.failure));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info({ signal: 'SIGHUP' }, 'asking the workers to reload keys and JWT settings');
+    primary.reload();
+  });
+  return new Promise<number>(() => {}); // runs until a signal
+}
 
 /** The `version` of the package.json next to src/ (or dist/), which both sit one level below. */
 function packageVersion(): string {

@@ -9,6 +9,8 @@ import { OPTIONS, envName, flagName, type OptionName, type OptionSpec } from './
 export type Config = {
   host: string;
   port: number;
+  /** Server processes of `serve` (0: one per core); see src/workers/. */
+  workers: number;
   /** The spec bundle folder; empty for the native `specs/`. */
   specs: string;
   store: string;

@@ -27,6 +27,14 @@ export const OPTIONS = {
     description: 'Port to listen on; 0 picks a free port (the start-up log says which).',
     aliases: ['PORT'],
   },
+  workers: {
+    kind: 'integer',
+    default: 1,
+    min: 0,
+    max: 256,
+    description:
+      'Server processes sharing the port and the log (`serve` only; see Workers): 1 runs one process, 0 one per core. Connection limits and rate limits apply per process. Needs a store the processes share (a SQLite file, PostgreSQL or NATS), not `sqlite::memory:`.',
+  },
   specs: {
     kind: 'string',
     default: '',

@@ -189,6 +189,7 @@ export class SqliteStore implements Store, EncodedRead {
   private pending: PendingAppend[] = [];
   private flushHandle: NodeJS.Immediate | undefined;
   private readonly watchers = new Set<Watcher>();
+  private readonly committedListeners = new Set<(newestId: string) => void>();
   private pollTimer: NodeJS.Timeout | undefined;
   /** The newest id this instance knows to be committed (`meta.last_id`), for the poll. */
   private lastKnownId: string | null;
@@ -489,6 +490,7 @@ export class SqliteStore implements Store, EncodedRead {
     if (group.newest !== undefined) {
       this.lastKnownId = maxId(this.lastKnownId, group.newest);
       this.notifyWatchers();
+      for (const listener of this.committedListeners) listener(group.newest);
     }
   }
 
@@ -564,6 +566,25 @@ export class SqliteStore implements Store, EncodedRead {
     if (this.pollTimer === undefined) return;
     clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+  }
+
+  /**
+   * Calls `listener` with the newest id after each group commit of this instance that stored
+   * events, synchronously after the commit: for a process that tells the other processes on the
+   * same file at once (`serve --workers`, see src/workers/), so that they need not wait for the
+   * poll. `listener` must not throw. Returns a function that removes it.
+   */
+  onCommitted(listener: (newestId: string) => void): () => void {
+    this.committedListeners.add(listener);
+    return () => this.committedListeners.delete(listener);
+  }
+
+  /**
+   * Looks for other processes' appends now, as the poll does every `pollIntervalMs`, and wakes the
+   * watchers when there are some: what a process calls when another one says it appended.
+   */
+  checkForAppends(): void {
+    this.poll();
   }
 
   private poll(): void {
