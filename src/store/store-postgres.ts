@@ -1000,7 +1000,12 @@ export class PostgresStore implements Store, EncodedRead, TailRead {
         // The tail reads the log itself (and reports the failure).
       }
     }
-    if (events !== undefined && this.tail.lastId === last && this.tail.extend(last, events)) this.takeOwnSegments();
+    // `events` are every event after `last` up to `newest`: whatever this node's own commits added
+    // to the cache meanwhile (the read awaited), the rest continues it.
+    if (events !== undefined) {
+      this.tail.extendFromRead(last, events);
+      this.takeOwnSegments();
+    }
     this.advance(newest);
     this.notifyWatchers();
   }
