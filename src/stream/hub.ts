@@ -27,7 +27,6 @@ import type { ResolvedHistoryQuery } from '../query/resolve-history-query.js';
 import { idUpperBoundAt, timeOfId } from '../store/event-id.js';
 import type { EncodedEvent, EncodedRead, LogBounds, ReadQuery, Store, TailRead } from '../store/store.js';
 import type { ServedBundle } from '../bundle/served-bundle.js';
-import { envelopeJson } from './frame-encoding.js';
 import type { DropNotice } from './wire-encoder.js';
 import { EventLedger, TypeIndex } from './ledger.js';
 import { EventRing, RingEntry } from './ring.js';
@@ -199,7 +198,7 @@ export class Hub {
     this.readEncoded =
       typeof store.readEncoded === 'function'
         ? (query) => store.readEncoded!(query)
-        : async (query) => (await store.read(query)).map((event) => ({ id: event.id, type: event.type, json: envelopeJson(event) }));
+        : async (query) => (await store.read(query)).map((event) => ({ id: event.id, type: event.type, json: JSON.stringify(event) }));
     this.config = deps.config;
     this.metrics = deps.metrics;
     this.logger = deps.logger;

@@ -132,7 +132,7 @@ class WsTransport implements SubscriberTransport {
 
   write(bytes: Buffer): boolean {
     if (!this.open) return true;
-    // Complete frames built once per event (frame-encoding.ts), written past `ws.send` so that one
+    // Complete frames built once per event (wire-encoder.ts), written past `ws.send` so that one
     // write carries many of them; `ws` writes its own frames to the same socket, in order.
     return this.socket.write(bytes);
   }
@@ -181,7 +181,7 @@ class WsTransport implements SubscriberTransport {
 export class WsStreams {
   private readonly wss = new WebSocketServer({
     noServer: true,
-    // Off: event frames are pre-built, shared bytes (see frame-encoding.ts `wsTextFrame`).
+    // Off: event frames are pre-built, shared bytes (see wire-encoder.ts `wsTextFrame`).
     perMessageDeflate: false,
     maxPayload: MAX_CLIENT_PAYLOAD,
     clientTracking: false,
