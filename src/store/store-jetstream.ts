@@ -632,47 +632,37 @@ export class JetStreamStore implements Store, EncodedRead, TailRead {
       const message = messages[i]!;
       // An expired call would be stored though told it was not: stop, the rest goes again.
       if (message.calls.some((call) => call.settled)) break;
-      const hdrs = headers();
-      hdrs.set(H.ord, String(message.ord));
-      hdrs.set(H.count, String(message.lines.length));
-      hdrs.set(H.lastId, message.lastId);
-      if (message.fingerprint !== undefined) hdrs.set(H.fingerprint, message.fingerprint);
-      for (const call of message.calls) call.sent = true;
-      let ack: PubAck;
-      try {
-        // Each message waits for the one before: it expects the stream to end with it (nothing
-        // else a node can publish satisfies that), so another node's message in between refuses it.
-        ack = await this.js.publish(message.subject, message.lines.join('\n'), {
-          ...(message.msgId !== undefined ? { msgID: message.msgId } : {}),
-          headers: hdrs,
-          expect: { lastSequence: expected },
-        });
-      } catch (error) {
-        if (isConflict(error)) {
-          // Another node appended first: nothing of this message was stored; all goes again.
-          retry.push(...message.calls);
-          current = undefined;
-        } else if (error instanceof JetStreamApiError) {
-          // The server refused this message for itself (e.g. larger than the stream's
-          // max_msg_size). A call alone gets the error; calls sharing it go again alone, so the
-          // others are stored and the culprit gets its own error.
-          const refused = error.code === MESSAGE_TOO_LARGE ? storedFormTooLarge(error) : refusedByStore(error);
-          if (message.calls.length === 1) message.calls[0]!.reject(refused);
-          else {
-            for (const call of message.calls) {
-              call.alone = true;
-              retry.push(call);
-            }
+      const sent = await this.publishMessage(message, expected);
+      if (sent.kind === 'conflict') {
+        // Another node appended first: nothing of this message was stored; all goes again.
+        retry.push(...message.calls);
+        current = undefined;
+        i++;
+        break;
+      }
+      if (sent.kind === 'refused') {
+        // The server refused this message for itself (e.g. larger than the stream's
+        // max_msg_size). A call alone gets the error; calls sharing it go again alone, so the
+        // others are stored and the culprit gets its own error.
+        if (message.calls.length === 1) message.calls[0]!.reject(sent.error);
+        else {
+          for (const call of message.calls) {
+            call.alone = true;
+            retry.push(call);
           }
-        } else {
-          // No answer: it may have been stored. The caller is told so (STORE_TIMEOUT).
-          const failure = unconfirmed(error);
-          for (const call of message.calls) call.reject(failure);
-          current = undefined;
         }
         i++;
         break;
       }
+      if (sent.kind === 'unknown') {
+        // No answer: it may have been stored. The caller is told so (STORE_TIMEOUT).
+        const failure = unconfirmed(sent.error);
+        for (const call of message.calls) call.reject(failure);
+        current = undefined;
+        i++;
+        break;
+      }
+      const ack = sent.ack;
       if (ack.duplicate) {
         // The key was used before, within the window: nothing was stored; answer from the stored
         // copy. The ordinals planned after it are off by its events: the rest goes again.
@@ -709,6 +699,34 @@ export class JetStreamStore implements Store, EncodedRead, TailRead {
     }
     this.head = current;
     return retry.filter((call) => !call.settled);
+  }
+
+  /**
+   * Publishes one message expecting the stream to end at `expected` (nothing but the message this
+   * node published there satisfies that, so another node's message in between refuses it).
+   */
+  private async publishMessage(
+    message: Message,
+    expected: number,
+  ): Promise<{ kind: 'acknowledged'; ack: PubAck } | { kind: 'conflict' } | { kind: 'refused'; error: Error } | { kind: 'unknown'; error: unknown }> {
+    const hdrs = headers();
+    hdrs.set(H.ord, String(message.ord));
+    hdrs.set(H.count, String(message.lines.length));
+    hdrs.set(H.lastId, message.lastId);
+    if (message.fingerprint !== undefined) hdrs.set(H.fingerprint, message.fingerprint);
+    for (const call of message.calls) call.sent = true;
+    try {
+      const ack = await this.js.publish(message.subject, message.lines.join('\n'), {
+        ...(message.msgId !== undefined ? { msgID: message.msgId } : {}),
+        headers: hdrs,
+        expect: { lastSequence: expected },
+      });
+      return { kind: 'acknowledged', ack };
+    } catch (error) {
+      if (isConflict(error)) return { kind: 'conflict' };
+      if (error instanceof JetStreamApiError) return { kind: 'refused', error: error.code === MESSAGE_TOO_LARGE ? storedFormTooLarge(error) : refusedByStore(error) };
+      return { kind: 'unknown', error };
+    }
   }
 
   /**
