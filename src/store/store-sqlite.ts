@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
 import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -170,7 +171,16 @@ export class SqliteStore implements Store, EncodedRead {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${resolved.synchronous}`);
       migrate(db);
-      return new SqliteStore(db, memory, resolved);
+      const store = new SqliteStore(db, memory, resolved);
+      if (!memory) {
+        // Checkpoints run in a thread of their own (sqlite-checkpointer.ts), not inside commits.
+        const open = db;
+        db.pragma('wal_autocheckpoint = 0');
+        store.checkpointer = new SqliteCheckpointer(path, resolved.busyTimeoutMs, () => {
+          if (open.open) open.pragma('wal_autocheckpoint = 1000');
+        });
+      }
+      return store;
     } catch (error) {
       db?.close();
       // File-system and SQLite failures mean "cannot open"; anything else (e.g. a schema from a
@@ -190,10 +200,13 @@ export class SqliteStore implements Store, EncodedRead {
   private flushHandle: NodeJS.Immediate | undefined;
   private readonly watchers = new Set<Watcher>();
   private readonly committedListeners = new Set<(newestId: string) => void>();
+  /** Runs the WAL checkpoints off the event loop (file stores only). */
+  private checkpointer: SqliteCheckpointer | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   /** The newest id this instance knows to be committed (`meta.last_id`), for the poll. */
   private lastKnownId: string | null;
   private closed = false;
+  private closing: Promise<void> | undefined;
 
   private readonly stmt: {
     insertEvent: Database.Statement<[string, string, string, string | null, string]>;
@@ -436,13 +449,20 @@ export class SqliteStore implements Store, EncodedRead {
    * Commits every append still queued (their promises settle as usual), stops the watchers and
    * closes the file. Safe to call twice; afterwards every method rejects with STORE_CLOSED.
    */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  close(): Promise<void> {
+    this.closing ??= this.closeOnce();
+    return this.closing;
+  }
+
+  private async closeOnce(): Promise<void> {
     this.flush();
     this.closed = true;
     this.stopPolling();
     for (const watcher of this.watchers) watcher.active = false;
     this.watchers.clear();
+    // First the checkpointer's connection, so that this one is the last: SQLite then checkpoints
+    // the whole WAL and removes it, as it always did.
+    await this.checkpointer?.close();
     try {
       // Cheap, and keeps the planner's statistics fresh: https://www.sqlite.org/lang_analyze.html
       this.db.pragma('optimize');
@@ -491,6 +511,7 @@ export class SqliteStore implements Store, EncodedRead {
       this.lastKnownId = maxId(this.lastKnownId, group.newest);
       this.notifyWatchers();
       for (const listener of this.committedListeners) listener(group.newest);
+      this.checkpointer?.committed();
     }
   }
 

@@ -53,6 +53,8 @@ export async function runWorker(config: Config, options: StartServerOptions = {}
     void running.close().finally(() => process.exit(0));
   });
   const listening: ListeningMessage = { specstream: 'listening', url: running.url, store: store.kind };
-  send(listening);
+  // Told after the caller's code that follows `await runWorker()` (its signal handlers) has run:
+  // the primary may send SIGTERM as soon as every worker listens.
+  setImmediate(() => send(listening));
   return running;
 }
