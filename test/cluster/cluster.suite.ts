@@ -117,6 +117,33 @@ export function describeCluster(name: string, backend: () => Promise<ClusterBack
       expect(whole.ids).toEqual(resumed);
     }, 90_000);
 
+    it('a live-only stream opened on a node still following a burst starts at the log\'s head, not at its tail', async () => {
+      log = await backend();
+      // The older node publishes (the JetStream writer); the other one is frozen through the burst,
+      // so that it is still following it when the stream opens.
+      const writer = await node(log.url);
+      const lagging = await node(log.url);
+      lagging.process.kill('SIGSTOP');
+      let burst: Acknowledged[];
+      try {
+        burst = (await Promise.all([0, 1, 2, 3].map((p) => runPublisher(() => writer.url, p, 600, 1)))).flat();
+      } finally {
+        lagging.process.kill('SIGCONT');
+      }
+      const live = await subscribe(lagging.url, '');
+      // The stream starts where its resume point says, the log's head: every burst event is before it.
+      await live.waitFor(() => live.positions.length > 0, 'the resume point', 30_000);
+      expect(live.positions[0]! >= burst.map((e) => e.id).sort().at(-1)!).toBe(true);
+
+      const marker = await publish(writer.url, 9, [0]);
+      expect(marker.status).toBe(201);
+      // Once the node has followed the whole log, the stream has had every chance to show older events.
+      const whole = await subscribe(lagging.url, `?since_id=${ORIGIN_ID}`);
+      await whole.waitFor(() => whole.ids.length >= burst.length + 1, 'the whole log on the lagging node', 60_000);
+      await live.waitFor(() => live.ids.length >= 1, 'the event published after the stream opened', 30_000);
+      expect(live.ids).toEqual(marker.ids);
+    }, 120_000);
+
     it('backend outage mid-stream: publishes 503 (STORE_UNAVAILABLE or STORE_TIMEOUT), /readyz 503, no acknowledged event lost, the stream resumes by itself', async () => {
       log = await backend();
       const proxy = new TcpProxy(log.host, log.port);

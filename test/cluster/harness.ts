@@ -91,6 +91,8 @@ export class Subscriber {
   readonly seen = new Set<string>();
   /** `entryId` of each event, to tell publishers apart. */
   readonly entries: string[] = [];
+  /** The resume points the stream announced (`stream.position`: a live-only stream's start). */
+  readonly positions: string[] = [];
   ended = false;
   status = 0;
   private response: IncomingMessage | undefined;
@@ -98,6 +100,7 @@ export class Subscriber {
 
   private constructor() {
     this.reader = new SseFrameReader((frame) => {
+      if (frame.message === 'ssePosition') this.positions.push(frame.id);
       if (frame.message === 'sseEvent') {
         this.ids.push(frame.id);
         this.seen.add(frame.id);
