@@ -100,7 +100,7 @@ export interface ConnectOptions<P extends string = string> extends ClientOptions
    * Defaults to 65 s: two of the server's default 30 s heartbeats, plus slack.
    */
   heartbeatTimeoutMs?: number;
-  /** The WebSocket constructor; defaults to the global one, else the `ws` package (Node 20). */
+  /** The WebSocket constructor; defaults to the `ws` package in Node and to the global one in browsers. */
   WebSocket?: WebSocketConstructor;
   /** Paths of the stream operations, replacing the bundle's (e.g. behind a proxy that rewrites them). */
   paths?: { sse?: string; ws?: string; head?: string };

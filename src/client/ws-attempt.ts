@@ -36,7 +36,7 @@ const REFUSAL_BODY_LIMIT = 65_536;
 
 let wsModule: Promise<WebSocketConstructor> | undefined;
 
-/** The `ws` package, loaded only where there is no global WebSocket (Node 20). */
+/** The `ws` package, loaded in Node (and where there is no global WebSocket). */
 function nodeWebSocket(): Promise<WebSocketConstructor> {
   const specifier = 'ws'; // a variable, so browser bundlers leave it alone
   wsModule ??= import(/* @vite-ignore */ specifier).then((m: { WebSocket: WebSocketConstructor }) => m.WebSocket);
@@ -72,7 +72,10 @@ function readFrame(attempt: Attempt, frame: Record<string, unknown>): Queued | S
 
 /** Yields `opened`, then the stream's items; returns when the socket closes after opening. */
 export async function* wsAttempt(attempt: Attempt, WebSocketImpl: WebSocketConstructor | undefined, fetchImpl: typeof fetch): AsyncGenerator<Item> {
-  const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
+  // In Node the `ws` package, even where a global WebSocket exists (Node 22+): only it sends headers
+  // (Authorization, Last-Event-ID) and shows a refused upgrade's answer. Browsers: the global one.
+  const inNode = typeof process !== 'undefined' && typeof process.versions?.node === 'string';
+  const global = inNode ? undefined : (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   const Ctor = WebSocketImpl ?? global ?? (await nodeWebSocket());
   const canSendHeaders = !WebSocketImpl && !global; // only the `ws` package takes headers
   const url = new URL(attempt.url);
