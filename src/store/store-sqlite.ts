@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { errors } from '../errors.js';
 import { EventIdGenerator, idLowerBoundAt, timeOfId } from './event-id.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
+import { TailCache } from './tail-cache.js';
 import type {
   AppendOptions,
   AppendResult,
@@ -15,8 +16,9 @@ import type {
   StoredEvent,
   Store,
   EncodedRead,
+  TailRead,
 } from './store.js';
-import { prepareAppend, checkedLimit, positiveOption, envelope, queueAppend, readRange, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
+import { prepareAppend, checkedLimit, positiveOption, envelope, queueAppend, readRange, refusedByStore, storedFormTooLarge, NO_LOWER_BOUND, NO_UPPER_BOUND, type PendingAppend, type PreparedAppend } from './store-arguments.js';
 
 /** Options of {@link SqliteStore.open}. */
 export interface SqliteStoreOptions {
@@ -150,7 +152,7 @@ interface Watcher {
  * of commits. Several processes may open the same file; ids stay strictly increasing across them
  * and `watch` notices each other's appends by polling.
  */
-export class SqliteStore implements Store, EncodedRead {
+export class SqliteStore implements Store, EncodedRead, TailRead {
   readonly kind = 'sqlite';
 
   /**
@@ -200,6 +202,11 @@ export class SqliteStore implements Store, EncodedRead {
   private flushHandle: NodeJS.Immediate | undefined;
   private readonly watchers = new Set<Watcher>();
   private readonly committedListeners = new Set<(newestId: string) => void>();
+  /**
+   * The newest stretch of the log this instance holds (`readTail`): its own commits, continued by
+   * its full reads; the hub tails through it without a query per commit.
+   */
+  private readonly tail = new TailCache({ maxEvents: 4096, maxChars: 4 * 1024 * 1024 });
   /** Runs the WAL checkpoints off the event loop (file stores only). */
   private checkpointer: SqliteCheckpointer | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
@@ -229,7 +236,8 @@ export class SqliteStore implements Store, EncodedRead {
   private readonly rangeByTypes = new Map<number, Database.Statement<unknown[], EventRow>>();
   /** The same, returning column arrays (`readEncoded`). */
   private readonly rangeByTypesRaw = new Map<number, Database.Statement<unknown[], RawEventRow>>();
-  private readonly commitGroup: (calls: readonly PendingAppend[]) => { outcomes: Outcome[]; newest?: string };
+  /** `floor`: the newest id in the file when the group's transaction began (`''` for none): the event just before the group's first. */
+  private readonly commitGroup: (calls: readonly PendingAppend[]) => { outcomes: Outcome[]; newest?: string; floor: string };
   private readonly appendOne: (call: PendingAppend) => AppendResult;
 
   private constructor(
@@ -302,7 +310,7 @@ export class SqliteStore implements Store, EncodedRead {
         }
       });
       if (newest !== undefined) this.stmt.setLastId.run(newest);
-      return { outcomes, newest };
+      return { outcomes, newest, floor: floor ?? '' };
     }).immediate;
   }
 
@@ -332,7 +340,23 @@ export class SqliteStore implements Store, EncodedRead {
    * `JSON.stringify` of what `read` returns, built from the stored columns without parsing `data`.
    */
   async readEncoded(query: ReadQuery): Promise<EncodedEvent[]> {
-    return (this.selectRange(query, true) as RawEventRow[]).map(toEncoded);
+    const events = (this.selectRange(query, true) as RawEventRow[]).map(toEncoded);
+    // A read of every type with no upper bound continues the tail cache when it starts within it.
+    if (query.types === undefined && query.untilId === undefined && query.until === undefined && query.since === undefined) {
+      this.tail.extendFromRead(query.afterId ?? NO_LOWER_BOUND, events);
+    }
+    return events;
+  }
+
+  /**
+   * See `TailRead`: the events this instance committed itself, and those its own full reads
+   * continued them with; `undefined` while it knows of a newer event (another process's commit,
+   * learnt from a poll, `checkForAppends` or a commit's floor) than it holds, and after retention
+   * until it holds the log again.
+   */
+  readTail(afterId: string, limit: number): EncodedEvent[] | undefined {
+    if (this.closed) return undefined;
+    return this.tail.read(afterId, limit);
   }
 
   /** The rows of a `read`, as objects or (`raw`) as column arrays. */
@@ -341,12 +365,34 @@ export class SqliteStore implements Store, EncodedRead {
     const range = readRange(query);
     if (range === undefined) return [];
     const { lower, upper, types, limit } = range;
+    let rows: EventRow[] | RawEventRow[];
     try {
-      return types === undefined
-        ? (raw ? this.stmt.rangeRaw : this.stmt.range).all(lower, upper, limit)
-        : (this.rangeStatement(types.length, raw).all(...types, lower, upper, limit) as EventRow[] | RawEventRow[]);
+      rows =
+        types === undefined
+          ? (raw ? this.stmt.rangeRaw : this.stmt.range).all(lower, upper, limit)
+          : (this.rangeStatement(types.length, raw).all(...types, lower, upper, limit) as EventRow[] | RawEventRow[]);
     } catch (error) {
       throw toUnavailable(error, 'read');
+    }
+    return rows;
+  }
+
+  /**
+   * Adds a group just committed to the tail cache: its events follow `floor` in the log with
+   * nothing between (the group held the write lock and its ids start above the newest in the file).
+   * When the cache does not end at `floor` (another process committed in between), it starts over
+   * from `floor`.
+   */
+  private remember(floor: string, calls: readonly PendingAppend[], outcomes: readonly Outcome[]): void {
+    const events: EncodedEvent[] = [];
+    outcomes.forEach((outcome, i) => {
+      if (!outcome.ok || outcome.result.replayed) return;
+      const payloads = calls[i]!.payloads;
+      outcome.result.events.forEach((event, j) => events.push(toEncoded([event.id, event.type, event.source, event.subject ?? null, payloads[j]!])));
+    });
+    if (!this.tail.extend(floor, events)) {
+      this.tail.anchor(floor);
+      this.tail.extend(floor, events);
     }
   }
 
@@ -364,6 +410,7 @@ export class SqliteStore implements Store, EncodedRead {
     this.assertOpen();
     try {
       const { firstId, lastId } = this.stmt.bounds.get()!;
+      if (lastId !== null) this.tail.noteHead(lastId);
       return firstId === null || lastId === null ? {} : { firstId, lastId };
     } catch (error) {
       throw toUnavailable(error, 'read');
@@ -380,6 +427,7 @@ export class SqliteStore implements Store, EncodedRead {
         const id = this.stmt.lastOfType.get(type);
         if (id !== undefined && (newest === undefined || id > newest)) newest = id;
       }
+      if (newest !== undefined) this.tail.noteHead(newest);
       return newest;
     } catch (error) {
       throw toUnavailable(error, 'read');
@@ -426,6 +474,8 @@ export class SqliteStore implements Store, EncodedRead {
       }
       if (below !== NO_LOWER_BOUND) {
         deleted = await this.deleteInChunks(() => this.stmt.deleteEventsBelow.run(below, RETENTION_CHUNK).changes);
+        // The tail cache must not serve what this pass deleted.
+        this.tail.dropWhile((event) => event.id < below);
       }
       const expired = now - this.idempotencyTtlMs;
       await this.deleteInChunks(() => this.stmt.purgeIdempotency.run(expired, RETENTION_CHUNK).changes);
@@ -508,6 +558,7 @@ export class SqliteStore implements Store, EncodedRead {
       else calls[i]!.reject(outcome.error);
     });
     if (group.newest !== undefined) {
+      this.remember(group.floor, calls, group.outcomes);
       this.lastKnownId = maxId(this.lastKnownId, group.newest);
       this.notifyWatchers();
       for (const listener of this.committedListeners) listener(group.newest);
@@ -618,6 +669,7 @@ export class SqliteStore implements Store, EncodedRead {
       // `ping` is where unavailability is reported.
       return;
     }
+    if (newest !== null) this.tail.noteHead(newest);
     if (newest !== null && newest !== this.lastKnownId) {
       this.lastKnownId = maxId(this.lastKnownId, newest);
       this.notifyWatchers();
