@@ -63,7 +63,7 @@ describe('GET /v1/events/ws (WebSocket)', () => {
 
     it('sends status every status_s with the hub numbers', async () => {
       const client = await ws(`${WS}?types=grant.*`, server.auth('reader'));
-      await client.waitFor((c) => c.frames.filter((f) => f.type === 'status').length >= 2, 'two status frames', 4000);
+      await client.waitFor((c) => c.frames.filter((f) => f.type === 'status').length >= 2, 'two status frames', 15_000);
       const status = client.frames.find((f) => f.type === 'status');
       expect(status).toMatchObject({ type: 'status', queue_depth: 0, queue_max: 8192, subscribers: server.hub.subscriberCount, store: 'ok' });
       // The same numbers as /metrics: open streams and subscriber lag.
@@ -105,7 +105,7 @@ describe('GET /v1/events/ws (WebSocket)', () => {
       const client = await ws(WS, server.auth('reader'));
       let pings = 0;
       client.ws.on('ping', () => pings++);
-      await client.waitFor(() => pings >= 2, 'two pings', 5000);
+      await client.waitFor(() => pings >= 2, 'two pings', 15_000);
       expect(client.closeCode).toBeUndefined();
     });
   });
