@@ -13,6 +13,7 @@ import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { bundleHashSync } from '../bundle/bundle-hash.js';
 import { renderCatalog, renderIndex, renderQueryRules } from './pages.js';
 
 const run = promisify(execFile);
@@ -29,6 +30,11 @@ export function docsDir(env: NodeJS.ProcessEnv = process.env): string {
   return env.SPECSTREAM_DOCS_DIR ?? (existsSync(PREBUILT_DOCS_DIR) ? PREBUILT_DOCS_DIR : join(ROOT, 'docs-site'));
 }
 
+/** Whether Redocly (a devDependency, absent from a production install) can build pages here. */
+export function redoclyInstalled(): boolean {
+  return existsSync(join(ROOT, 'node_modules', '.bin', 'redocly'));
+}
+
 /** The Redoc pages and the spec each is built from. */
 export const REDOC_PAGES = { 'api.html': 'specs/openapi.yaml', 'stream.html': 'specs/asyncapi.yaml' } as const;
 
@@ -37,7 +43,7 @@ export async function buildRedocPage(page: keyof typeof REDOC_PAGES, outDir = do
   await mkdir(outDir, { recursive: true });
   const out = join(outDir, page);
   const redocly = join(ROOT, 'node_modules', '.bin', 'redocly');
-  if (!existsSync(redocly)) throw new Error(`docs page ${page} is not built in ${outDir} and @redocly/cli is not installed: run npm run build`);
+  if (!redoclyInstalled()) throw new Error(`docs page ${page} is not built in ${outDir} and @redocly/cli is not installed: run npm run build`);
   await run(redocly, ['build-docs', spec, '--inlineBundle', '-o', out], {
     cwd: ROOT,
     env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
@@ -47,6 +53,41 @@ export async function buildRedocPage(page: keyof typeof REDOC_PAGES, outDir = do
   const html = await readFile(out, 'utf8');
   await writeFile(out, html.replaceAll(REDOC_LOGO, BLANK_SVG));
   return out;
+}
+
+/**
+ * The prebuilt pages share one copy of Redoc's standalone script (2.2 MB of the 2.5 MB of each
+ * page): `npm run build` stores it once as `site/redoc-standalone.js` and each page with this
+ * marker in its place; `readRedocPage` puts it back, so the bytes served are those Redocly wrote.
+ */
+export const REDOC_STANDALONE_MARKER = '/*specstream:redoc-standalone*/';
+/** How Redoc's standalone script ends in an `--inlineBundle` page (Redoc 2/3). */
+const REDOC_STANDALONE_END = 'export{RedocStandalone,hydrate,init};';
+
+/** Redoc's standalone script inside a built page: the first inline script's text up to its export, or undefined. */
+export function redocStandaloneOf(html: string): string | undefined {
+  const end = html.indexOf(REDOC_STANDALONE_END);
+  if (end < 0) return undefined;
+  // The script element that contains it: the first whose closing tag comes after it (inline
+  // JavaScript cannot contain a literal closing tag, but may contain the text "<script").
+  for (let open = html.indexOf('<script'); open >= 0 && open < end; open = html.indexOf('<script', open + 1)) {
+    if (html.indexOf('</script>', open) > end) {
+      const start = html.indexOf('>', open) + 1;
+      return html.slice(start, end + REDOC_STANDALONE_END.length);
+    }
+  }
+  return undefined;
+}
+
+let standalone: Promise<string> | undefined;
+
+/** A built page's HTML, with the shared standalone script put back where a prebuilt bundle page has the marker. */
+export async function readRedocPage(file: string): Promise<string> {
+  const html = await readFile(file, 'utf8');
+  if (!html.includes(REDOC_STANDALONE_MARKER)) return html;
+  standalone ??= readFile(join(PREBUILT_DOCS_DIR, 'redoc-standalone.js'), 'utf8');
+  const script = await standalone;
+  return html.replace(REDOC_STANDALONE_MARKER, () => script);
 }
 
 const REDOC_LOGO = 'https://cdn.redoc.ly/redoc/logo-mini-full.svg';
@@ -66,6 +107,27 @@ export async function buildDocs(outDir = docsDir()): Promise<string[]> {
     written.push(join(outDir, name));
   }
   return written;
+}
+
+/**
+ * The folder of a non-native bundle's Redoc pages: `bundleDir/generated/docs/<the first 16 hex
+ * digits of bundleHash(bundleDir)>/` (git-ignored), so a page built from older specs is never
+ * served for newer ones.
+ */
+export function bundleDocsFolder(bundleDir: string): string {
+  return join(bundleDir, 'generated', 'docs', bundleHashSync(bundleDir).slice(0, 16));
+}
+
+/**
+ * The path of a Redoc page (`api.html` from `openapi.yaml`, `stream.html` from `asyncapi.yaml`)
+ * of the bundle in `bundleDir`, built on first request into `bundleDocsFolder` when Redocly is
+ * installed. Resolves with `undefined` when it is not built and cannot be (a production install:
+ * Redocly is a devDependency).
+ */
+export async function bundleRedocPage(page: keyof typeof REDOC_PAGES, bundleDir: string): Promise<string | undefined> {
+  const folder = bundleDocsFolder(bundleDir);
+  if (!existsSync(join(folder, page)) && !redoclyInstalled()) return undefined;
+  return redocPage(page, folder, join(bundleDir, page === 'api.html' ? 'openapi.yaml' : 'asyncapi.yaml'));
 }
 
 const building = new Map<string, Promise<string>>();

@@ -4,7 +4,6 @@
  * exactly the API being served. The HTTP API and stream pages are Redoc builds of the bundle's own
  * documents (src/docs/build.ts `redocPage` with the bundle's spec paths).
  */
-import { join } from 'node:path';
 import type { ServedBundle } from '../bundle/served-bundle.js';
 import { escape, layout } from './pages.js';
 
@@ -40,9 +39,4 @@ export function renderBundleCatalog(served: ServedBundle): string {
 <div><h3>example data</h3><pre>${escape(JSON.stringify(entry.example ?? {}, null, 2))}</pre></div></div></section>`;
   });
   return layout('Event catalog', `<h1>Event catalog</h1><p>${catalog.types.length} types.</p>${sections.join('')}`);
-}
-
-/** Where the Redoc pages of a non-native bundle are built: `DIR/generated/docs/` (git-ignored). */
-export function bundleDocsDir(served: ServedBundle): string {
-  return join(served.bundle.dir, 'generated', 'docs');
 }

@@ -1,7 +1,6 @@
-import { join } from 'node:path';
 import type { Handler } from '../app.js';
-import { bundleDocsDir, renderBundleCatalog } from '../docs/bundle-pages.js';
-import { redocPage } from '../docs/build.js';
+import { renderBundleCatalog } from '../docs/bundle-pages.js';
+import { bundleRedocPage, readRedocPage, redocPage } from '../docs/build.js';
 import { renderPage, type DocPage } from '../docs/pages.js';
 import { errors } from '../errors.js';
 
@@ -10,7 +9,8 @@ const rendered = new Map<string, string>();
 /**
  * `GET /docs/{page}` (operationId getDocsPage): the catalog and query-rules pages are rendered
  * from the generated catalog at first request; the Redoc pages come from the built portal
- * (`npm run docs`), built on first request if missing.
+ * (`npm run docs`), built on first request if missing. A non-native bundle's Redoc pages are built
+ * on first request where Redocly is installed, else answered 404 NOT_FOUND saying so (never a 500).
  */
 export const getDocsPage: Handler = async (req, res, { deps, operation }) => {
   const param = operation.params.find((p) => p.in === 'path')?.name ?? 'page';
@@ -22,9 +22,11 @@ export const getDocsPage: Handler = async (req, res, { deps, operation }) => {
       return;
     }
     if (page !== 'api.html' && page !== 'stream.html') throw errors.notFound('No such docs page');
-    const file = await redocPage(page, bundleDocsDir(served), join(served.bundle.dir, page === 'api.html' ? 'openapi.yaml' : 'asyncapi.yaml'));
-    res.type('text/html; charset=utf-8');
-    await new Promise<void>((resolve, reject) => res.sendFile(file, (error) => (error ? reject(error) : resolve())));
+    const file = await bundleRedocPage(page, served.bundle.dir);
+    if (file === undefined) {
+      throw errors.notFound(`The docs page ${page} of this bundle is not built, and Redocly (a devDependency) is not installed here: request it once where it is (a clone after npm install) and copy the bundle's generated/docs/ folder along with it`);
+    }
+    res.type('text/html; charset=utf-8').send(await readRedocPage(file));
     return;
   }
   if (page === 'catalog.html' || page === 'query-rules.html') {
@@ -35,6 +37,5 @@ export const getDocsPage: Handler = async (req, res, { deps, operation }) => {
   }
   if (page !== 'api.html' && page !== 'stream.html') throw errors.notFound('No such docs page');
   const file = await redocPage(page);
-  res.type('text/html; charset=utf-8');
-  await new Promise<void>((resolve, reject) => res.sendFile(file, (error) => (error ? reject(error) : resolve())));
+  res.type('text/html; charset=utf-8').send(await readRedocPage(file));
 };

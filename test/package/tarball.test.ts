@@ -10,7 +10,7 @@
  * Slow (the install compiles better-sqlite3), so it is one file with one install.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -185,6 +185,54 @@ describe('the packed tarball, installed with npm install --omit=dev into an empt
       const response = await fetch(`${url}${path}`);
       expect(response.status, path).toBe(200);
       expect((await response.text()).length, path).toBeGreaterThan(100);
+    }
+  });
+
+  it("answers a bundle's unbuilt Redoc page with the bundle's 404 body, not a 500, and renders its catalog, with no Redocly installed", async () => {
+    // A bundle of the team's own (the partner fixture: a docs portal under /partner/docs), copied
+    // without any Redoc page built in the clone.
+    const bundle = join(work, 'partner');
+    cpSync(join(ROOT, 'test', 'fixtures', 'bundles', 'partner'), bundle, { recursive: true, filter: (source) => !source.includes(`${join('generated', 'docs')}`) });
+    const child = spawn(join(app, 'node_modules', '.bin', 'specstream'), ['serve', '--specs', bundle, '--port', '0', '--store', `sqlite:${join(work, 'bundle.db')}`, '--key', `pkg:${TOKEN}:admin`], {
+      cwd: app,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    try {
+      let log = '';
+      const bundleUrl = await new Promise<string>((resolve, reject) => {
+        const onData = (chunk: Buffer) => {
+          log += chunk.toString();
+          const match = /listening on (http:\/\/[^\s"]+)/.exec(log);
+          if (match?.[1]) resolve(match[1]);
+        };
+        child.stdout!.on('data', onData);
+        child.stderr!.on('data', onData);
+        child.once('exit', (code) => reject(new Error(`specstream serve --specs exited with ${code}:\n${log}`)));
+      });
+      for (const page of ['api.html', 'stream.html']) {
+        const response = await fetch(`${bundleUrl}/partner/docs/${page}`);
+        expect(response.status, page).toBe(404);
+        const body = (await response.json()) as { problem: string; detail: string };
+        expect(body.problem, page).toBe('NOT_FOUND');
+        expect(body.detail, page).toContain('Redocly');
+      }
+      const catalog = await fetch(`${bundleUrl}/partner/docs/catalog.html`);
+      expect(catalog.status).toBe(200);
+      expect(await catalog.text()).toContain('OrderPlaced');
+      expect(existsSync(join(bundle, 'generated', 'docs'))).toBe(false);
+    } finally {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+  }, 60_000);
+
+  it('serves the native Redoc pages whole: the shared Redoc script stored once is put back into each', async () => {
+    for (const page of ['api.html', 'stream.html']) {
+      const html = await (await fetch(`${url}/docs/${page}`)).text();
+      expect(html, page).toContain('export{RedocStandalone,hydrate,init};');
+      expect(html, page).not.toContain('specstream:redoc-standalone');
+      expect(readFileSync(join(app, 'node_modules', 'specstream', 'dist', 'docs', 'site', page), 'utf8'), page).toContain('specstream:redoc-standalone');
     }
   });
 
