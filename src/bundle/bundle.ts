@@ -39,6 +39,8 @@ export interface BundleParam {
   name: string;
   in: 'query' | 'header' | 'path' | 'cookie';
   role?: ParamRole;
+  /** `allowReserved: true` (OpenAPI 3.1 section 4.8.12.2): the value may hold reserved characters (`,`, `*`, `:`) unencoded. */
+  allowReserved?: true;
 }
 
 /** One accepted way to authenticate (`components.securitySchemes`). */

@@ -314,7 +314,7 @@ function readParams(doc: YamlDocument, raw: Array<{ node: unknown; pointer: stri
     } else {
       role = DEFAULT_PARAM_ROLES[`${where}:${where === 'header' ? node.name.toLowerCase() : node.name}`];
     }
-    params.push({ name: node.name, in: where, ...(role ? { role } : {}) });
+    params.push({ name: node.name, in: where, ...(role ? { role } : {}), ...(node.allowReserved === true ? { allowReserved: true as const } : {}) });
   }
   return params;
 }

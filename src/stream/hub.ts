@@ -80,15 +80,20 @@ export interface HubDeps {
 export function backfillLinkOf(served: Pick<ServedBundle, 'bundle'> | undefined): ((sinceId: string, untilId: string, types?: readonly string[]) => string) | undefined {
   const list = served?.bundle.operations.find((op) => op.role === 'list' && op.types === undefined);
   if (!list) return undefined;
-  const name = (role: string) => list.params.find((p) => p.in === 'query' && p.role === role)?.name;
-  const since = name('since_id');
-  const until = name('until_id');
-  const types = name('types');
+  const param = (role: string) => list.params.find((p) => p.in === 'query' && p.role === role);
+  const since = param('since_id')?.name;
+  const until = param('until_id')?.name;
+  const types = param('types');
   if (!since || !until) return undefined;
+  // The list separates types with a bare `,` only where its parameter allows reserved characters
+  // (natively `types=grant.created,grant.revoked`); elsewhere the link must keep `%2C`, or that
+  // bundle's own request validation refuses it.
+  const bareCommas = types?.allowReserved === true;
   return (sinceId, untilId, selected) => {
     const params = new URLSearchParams({ [since]: sinceId, [until]: untilId });
-    if (selected !== undefined && types) params.set(types, selected.join(','));
-    return `${list.path}?${params.toString().replace(/%2C/g, ',')}`;
+    if (selected !== undefined && types) params.set(types.name, selected.join(','));
+    const query = params.toString();
+    return `${list.path}?${bareCommas ? query.replace(/%2C/g, ',') : query}`;
   };
 }
 
