@@ -6,6 +6,7 @@
  * channel structure, and on ajv (independent of the server's encoders) for the schemas.
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createParser, type EventSourceParser } from 'eventsource-parser';
 import addFormats from 'ajv-formats';
 import type { Bundle, StreamChannel } from '../../src/bundle/bundle.js';
 import { envelopeKeys } from '../../src/bundle/envelope.js';
@@ -16,10 +17,10 @@ type Validate = ((value: unknown) => boolean) & { errors?: unknown };
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
 
-/** A received frame, identified. */
+/** A received frame, identified (`id`: the resume point a position frame names). */
 export type CheckedFrame =
   | { role: 'event'; id: string | undefined; type: string; envelope: JsonObject }
-  | { role: string; payload: unknown };
+  | { role: string; payload: unknown; id?: string };
 
 /** Validates the frames of one stream of `bundle`. */
 export class BundleFrameChecker {
@@ -69,6 +70,9 @@ export class BundleFrameChecker {
     const object = envelope as JsonObject;
     const type = this.#keys.type ? String(object[this.#keys.type]) : expectedType;
     if (type === undefined) throw new Error('cannot tell the event type');
+    // As the native validator does: the SSE event name and id: line agree with the envelope they carry.
+    if (expectedType !== undefined && type !== expectedType) throw new Error(`event: ${expectedType} but the envelope's type is ${type}`);
+    if (id !== undefined && this.#keys.id && String(object[this.#keys.id]) !== id) throw new Error(`id: ${id} but the envelope's id is ${String(object[this.#keys.id])}`);
     const data = this.#keys.data ? object[this.#keys.data] : object;
     const validateData = this.#data.get(type);
     if (!validateData) throw new Error(`type ${type} is not in the catalog`);
@@ -89,7 +93,7 @@ export class BundleFrameChecker {
   sseBlock(block: { id?: string; event?: string; data?: string; retry?: number }): CheckedFrame {
     const event = this.channel.sse.find((f) => f.role === 'event');
     if (block.retry !== undefined) {
-      this.#only('retry');
+      if (!this.#only('retry').validate(block.retry)) throw new Error(`retry: ${block.retry} breaks the retry message's schema`);
       this.#count('retry');
       return { role: 'retry', payload: block.retry };
     }
@@ -97,21 +101,26 @@ export class BundleFrameChecker {
       const position = this.channel.sse.find((f) => f.role === 'position');
       if (!position || position.role !== 'position' || position.form !== 'id-only' || block.id === undefined) throw new Error(`unexpected SSE block ${JSON.stringify(block)}`);
       this.#count('position');
-      return { role: 'position', payload: block.id };
+      return { role: 'position', payload: block.id, id: block.id };
     }
+    if (block.data.includes('\n')) throw new Error(`data spans several lines: ${block.data.slice(0, 200)}`);
     const position = this.channel.sse.find((f) => f.role === 'position');
     if (position?.role === 'position' && position.event !== undefined && block.event === position.event) {
       const data = JSON.parse(block.data) as unknown;
       if (!this.#only('position').validate(data)) throw new Error(`position frame invalid: ${block.data}`);
+      const named = (data as JsonObject)[position.field];
+      if (block.id === undefined || named !== block.id) throw new Error(`position frame: id: ${String(block.id)} but data says ${String(named)}`);
       this.#count('position');
-      return { role: 'position', payload: data };
+      return { role: 'position', payload: data, id: block.id };
     }
-    const dropped = this.channel.sse.find((f) => f.role === 'dropped');
-    if (dropped?.role === 'dropped' && dropped.event !== undefined && block.event === dropped.event) {
+    for (const role of ['dropped', 'expired'] as const) {
+      const frame = this.channel.sse.find((f) => f.role === role);
+      if (frame?.role !== role || frame.event === undefined || block.event !== frame.event) continue;
+      if (block.id !== undefined) throw new Error(`${role} frame must not carry an id: line`);
       const data = JSON.parse(block.data) as unknown;
-      if (!this.#only('dropped').validate(data)) throw new Error(`dropped frame invalid: ${block.data}`);
-      this.#count('dropped');
-      return { role: 'dropped', payload: data };
+      if (!this.#only(role).validate(data)) throw new Error(`${role} frame invalid: ${block.data}`);
+      this.#count(role);
+      return { role, payload: data };
     }
     if (!event || event.role !== 'event') throw new Error('no event frame');
     if (event.naming === 'none' && block.event !== undefined) throw new Error(`unnamed events expected, got event: ${block.event}`);
@@ -143,6 +152,59 @@ export class BundleFrameChecker {
     const type = 'type' in checked ? checked.type : undefined;
     if (frame.types && (type === undefined || !frame.types.includes(type))) throw new Error(`${String(type)} arrived in the ${frame.message} frame`);
     return checked;
+  }
+}
+
+/**
+ * Parses an SSE byte stream of `bundle`'s stream (with eventsource-parser and its comment and
+ * retry callbacks) and checks every frame with a {@link BundleFrameChecker}, as `SseFrameReader`
+ * (test/helpers/frames.ts) does for the native bundle. The first invalid frame is kept in
+ * `failure`; frames after it are ignored.
+ */
+export class BundleSseReader {
+  readonly frames: CheckedFrame[] = [];
+  readonly checker: BundleFrameChecker;
+  readonly #parser: EventSourceParser;
+  readonly #decoder = new TextDecoder();
+  #error: Error | undefined;
+
+  constructor(
+    bundle: Bundle,
+    private readonly onFrame?: (frame: CheckedFrame) => void,
+  ) {
+    this.checker = new BundleFrameChecker(bundle, 'sse');
+    this.#parser = createParser({
+      onEvent: (event) =>
+        this.#accept(() =>
+          this.checker.sseBlock({ ...(event.id !== undefined ? { id: event.id } : {}), ...(event.event !== undefined ? { event: event.event } : {}), data: event.data }),
+        ),
+      onComment: (comment) => this.#accept(() => this.checker.sseComment(comment)),
+      onRetry: (retry) => this.#accept(() => this.checker.sseBlock({ retry })),
+      onError: (error) => {
+        this.#error ??= new Error(`SSE parse error: ${error.message}`);
+      },
+    });
+  }
+
+  /** Feeds bytes; throws the first invalid frame met so far. */
+  feed(chunk: Uint8Array | string): void {
+    this.#parser.feed(typeof chunk === 'string' ? chunk : this.#decoder.decode(chunk, { stream: true }));
+    if (this.#error) throw this.#error;
+  }
+
+  get failure(): Error | undefined {
+    return this.#error;
+  }
+
+  #accept(check: () => CheckedFrame): void {
+    if (this.#error) return;
+    try {
+      const frame = check();
+      this.frames.push(frame);
+      this.onFrame?.(frame);
+    } catch (error) {
+      this.#error = error as Error;
+    }
   }
 }
 
