@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config/load-config.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { NATIVE, type TestBundle } from './bundles.js';
 
 /** Secrets of the keys every test server has. */
 export const TEST_KEYS = {
@@ -19,21 +20,27 @@ export type TestKeyName = keyof typeof TEST_KEYS;
 export interface TestServer extends RunningServer {
   /** The SQLite file backing this server. */
   dbPath: string;
-  /** `{ Authorization: 'Bearer …' }` for a test key. */
+  /** The bundle it serves (see test/helpers/bundles.ts); the native one unless given. */
+  bundle: TestBundle;
+  /** Headers presenting a test key with the bundle's preferred credential: `{ Authorization: 'Bearer …' }` natively. */
   auth(key: TestKeyName): Record<string, string>;
+  /** The query parameter presenting a test key as a query token: `{ token: … }` natively. */
+  queryAuth(key: TestKeyName): Record<string, string>;
   /** Closes the server and deletes its directory. */
   dispose(): Promise<void>;
 }
 
 /**
  * Starts a real server on 127.0.0.1, port 0, with its own SQLite file, response validation on and
- * logs silenced. `overrides` replaces any config option.
+ * logs silenced, serving `bundle` (the native one by default) with the test keys in its scope names.
+ * `overrides` replaces any config option (`specs` and `keys` included).
  */
-export async function startTestServer(overrides: Partial<Config> = {}): Promise<TestServer> {
+export async function startTestServer(overrides: Partial<Config> = {}, bundle: TestBundle = NATIVE): Promise<TestServer> {
   const dir = mkdtempSync(join(tmpdir(), 'specstream-test-'));
   const dbPath = join(dir, 'events.db');
+  const specs = overrides.specs ?? bundle.specs;
   // A bundle's specstream.yaml defaults apply as they would for `serve --specs DIR`.
-  const base = loadConfig({ argv: overrides.specs ? ['--specs', overrides.specs] : [], env: {}, cwd: dir });
+  const base = loadConfig({ argv: specs ? ['--specs', specs] : [], env: {}, cwd: dir });
   const config: Config = {
     ...base,
     host: '127.0.0.1',
@@ -44,7 +51,7 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
     keys: Object.values(TEST_KEYS).map((key) => ({
       id: key.id,
       secret: key.secret,
-      scopes: [...key.scopes],
+      scopes: key.scopes.map((scope) => (bundle === NATIVE ? scope : bundle.scope(scope))),
       queryToken: 'queryToken' in key ? key.queryToken : true,
     })),
     ...overrides,
@@ -53,7 +60,9 @@ export async function startTestServer(overrides: Partial<Config> = {}): Promise<
   return {
     ...running,
     dbPath,
-    auth: (key) => ({ Authorization: `Bearer ${TEST_KEYS[key].secret}` }),
+    bundle,
+    auth: (key) => (bundle === NATIVE ? { Authorization: `Bearer ${TEST_KEYS[key].secret}` } : bundle.auth(TEST_KEYS[key])),
+    queryAuth: (key) => (bundle === NATIVE ? { token: TEST_KEYS[key].secret } : bundle.queryAuth(TEST_KEYS[key])),
     dispose: async () => {
       await running.close();
       rmSync(dir, { recursive: true, force: true });
