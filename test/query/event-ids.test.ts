@@ -3,7 +3,7 @@ import { encodeCursor } from '../../src/query/cursor.js';
 import { hasSubMillisecondDigits, lowerBoundMs } from '../../src/query/instant.js';
 import { isEventId } from '../../src/store/event-id.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
-import { openSse, openWs, publish, type WsClient } from '../stream/clients.js';
+import { openSse, openWs, publish, type TestEvent, type WsClient } from '../stream/clients.js';
 
 // Issue 12 item 11: an id the server cannot have issued is refused with 400 on every endpoint that
 // takes one; item 12 (second half): digits past the millisecond in `since` are honoured, not cut.
@@ -97,17 +97,20 @@ describe('ids the server cannot have issued (issue 12 item 11)', () => {
   });
 });
 
+/** The id and time of a published event. */
+const stamp = (event: TestEvent) => ({ id: event.id, time: String(event.envelope.time) });
+
 describe('digits past the millisecond in since/until (issue 12 item 12)', () => {
   let server: TestServer;
   let first: { id: string; time: string };
   let second: { id: string; time: string };
   beforeAll(async () => {
     server = await startTestServer();
-    [first] = (await publish(server, 1)) as unknown as [{ id: string; time: string }];
+    first = stamp((await publish(server, 1))[0]!);
     // The second event in a later millisecond than the first.
     const deadline = Date.now() + 5000;
     while (Date.now() <= Date.parse(first.time) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 1));
-    [second] = (await publish(server, 1)) as unknown as [{ id: string; time: string }];
+    second = stamp((await publish(server, 1))[0]!);
     expect(Date.parse(second.time)).toBeGreaterThan(Date.parse(first.time));
   });
   afterAll(async () => {

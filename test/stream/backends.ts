@@ -9,12 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import type { Config } from '../../src/config/load-config.js';
+import { NATIVE, type TestBundle } from '../helpers/bundles.js';
 import { checkPostgres, POSTGRES_URL, uniqueName } from '../helpers/services.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 /** A fresh log that servers can be started on. */
 export interface SharedLog {
-  /** Starts a server (a node) on this log. */
+  /** Starts a server (a node) on this log, serving the log's bundle. */
   node(overrides?: Partial<Config>): Promise<TestServer>;
   /** Disposes of every node started and deletes the log. */
   cleanup(): Promise<void>;
@@ -25,16 +26,17 @@ export interface StreamBackend {
   /** True when the backend is unreachable outside CI. */
   skip: boolean;
   reason: string;
-  open(): SharedLog;
+  /** A fresh log whose nodes serve `bundle` (the native one by default). */
+  open(bundle?: TestBundle): SharedLog;
 }
 
 const postgres = await checkPostgres();
 
-function sharedLog(store: string, drop: () => Promise<void>): SharedLog {
+function sharedLog(store: string, drop: () => Promise<void>, bundle: TestBundle): SharedLog {
   const nodes: TestServer[] = [];
   return {
     async node(overrides = {}) {
-      const server = await startTestServer({ store, ...overrides });
+      const server = await startTestServer({ store, ...overrides }, bundle);
       nodes.push(server);
       return server;
     },
@@ -51,16 +53,16 @@ export const STREAM_BACKENDS: readonly StreamBackend[] = [
     name: 'sqlite',
     skip: false,
     reason: '',
-    open: () => {
+    open: (bundle = NATIVE) => {
       const dir = mkdtempSync(join(tmpdir(), 'specstream-log-'));
-      return sharedLog(`sqlite:${join(dir, 'events.db')}`, async () => rmSync(dir, { recursive: true, force: true }));
+      return sharedLog(`sqlite:${join(dir, 'events.db')}`, async () => rmSync(dir, { recursive: true, force: true }), bundle);
     },
   },
   {
     name: 'postgres',
     skip: postgres.skip,
     reason: postgres.reason,
-    open: () => {
+    open: (bundle = NATIVE) => {
       const schema = uniqueName('ss_stream');
       const url = new URL(POSTGRES_URL);
       url.searchParams.set('schema', schema);
@@ -72,7 +74,7 @@ export const STREAM_BACKENDS: readonly StreamBackend[] = [
         } finally {
           await client.end();
         }
-      });
+      }, bundle);
     },
   },
 ];
