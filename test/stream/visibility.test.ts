@@ -9,11 +9,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseKeySpec } from '../../src/auth/key-spec.js';
 import type { KeySpec } from '../../src/auth/key-spec.js';
-import type { SpecstreamEvent } from '../../src/generated/events.js';
+import type { JsonObject } from '../../src/bundle/yaml-document.js';
 import { idUpperBoundAt, timeOfId } from '../../src/store/event-id.js';
 import { idJustBefore, UNTIL_GRACE_MS, ZERO_ID } from '../../src/stream/hub.js';
+import { BUNDLE_CASES, type TestEvent } from '../helpers/bundles.js';
 import { startTestServer, TEST_KEYS, type TestServer } from '../helpers/test-server.js';
-import { eventually, openSse, openWs, paddedData, publish } from './clients.js';
+import { eventually, openSse, openWs, publish } from './clients.js';
 
 const EXTRA_KEYS: KeySpec[] = [
   { id: 'metrics', secret: 'sk_test_metrics', scopes: ['metrics:read'], queryToken: true },
@@ -26,11 +27,10 @@ const KEYS: KeySpec[] = [
 ];
 const bearer = (secret: string) => ({ Authorization: `Bearer ${secret}` });
 
+// Native only: GET /metrics (the partner bundle declares no metrics operation) and idJustBefore (a function, no wire).
 describe('visibility of other types', () => {
   let server: TestServer;
-  const closers: (() => void)[] = [];
   afterEach(async () => {
-    for (const close of closers.splice(0)) close();
     await server?.dispose();
   });
 
@@ -90,44 +90,6 @@ describe('visibility of other types', () => {
     });
   });
 
-  it("gives a grant.* reader behind retention a backfill link that starts just below the first missing event, not at another type's id", async () => {
-    server = await startTestServer({ retention_max_count: 3 });
-    const client = await openSse(server, '/v1/events/stream', server.auth('grants'));
-    closers.push(() => client.close());
-    await client.waitFor((c) => c.frames.length >= 2, 'the resume point');
-    client.pause();
-    // Pairs of a large grant event and a small audit event, one batch per tail read, so that the
-    // stream's cursor (the last entry it looked at) is an audit event's id when the socket fills.
-    const published: SpecstreamEvent[] = [];
-    for (let i = 0; i < 60 && server.hub.snapshot().subscribers[0]?.paused !== true; i++) {
-      const batch = await publish(server, 40, { types: ['grant.created', 'audit_log.created'], data: (type) => paddedData(type, 8000) });
-      published.push(...batch);
-      await eventually(() => server.hub.snapshot().headId === batch.at(-1)!.id, 10_000, 'the tail');
-    }
-    expect(server.hub.snapshot().subscribers[0]!.paused).toBe(true);
-    expect(published.find((e) => e.id === server.hub.snapshot().subscribers[0]!.cursorId)?.type).toBe('audit_log.created');
-    // Grant events after its cursor that retention will delete before it reads them.
-    for (let i = 0; i < 2; i++) {
-      const batch = await publish(server, 40, { types: ['grant.created', 'audit_log.created'], data: (type) => paddedData(type, 8000) });
-      published.push(...batch);
-      await eventually(() => server.hub.snapshot().headId === batch.at(-1)!.id, 10_000, 'the tail');
-    }
-    const grants = await publish(server, 3, { types: ['grant.created'] });
-    await server.hub.applyRetention();
-    client.resume();
-    await client.waitFor((c) => c.events.at(-1)?.id === grants.at(-1)!.id, 'the last event', 30_000);
-
-    const frame = client.frames.find((f) => f.message === 'sseStreamDropped') as unknown as { data: { first_missing_id: string; backfill_url: string } };
-    const url = new URL(frame.data.backfill_url, server.url);
-    const since = url.searchParams.get('since_id')!;
-    expect(published.some((e) => e.id === since)).toBe(false);
-    expect(since < frame.data.first_missing_id).toBe(true);
-    expect(published.filter((e) => e.id > since && e.id < frame.data.first_missing_id)).toEqual([]);
-    for (const other of published.filter((e) => e.type !== 'grant.created')) expect(client.raw.includes(other.id)).toBe(false);
-    // The link lists exactly the missing grant events' range.
-    expect(url.searchParams.get('until_id')).toBe((client.frames.find((f) => f.message === 'sseStreamDropped') as unknown as { data: { last_missing_id: string } }).data.last_missing_id);
-  }, 120_000);
-
   describe('idJustBefore', () => {
     it('is the id one below, so that since_id=<it> lists the id itself first', () => {
       expect(idJustBefore('evt_01ARZ3NDEKTSV4RRFFQ69G5FB1')).toBe('evt_01ARZ3NDEKTSV4RRFFQ69G5FB0');
@@ -137,28 +99,85 @@ describe('visibility of other types', () => {
       expect(idJustBefore(ZERO_ID)).toBe(ZERO_ID);
     });
   });
+});
+
+describe.each(BUNDLE_CASES)('visibility of other types (%s bundle)', (_name, b) => {
+  let server: TestServer;
+  const closers: (() => void)[] = [];
+  afterEach(async () => {
+    for (const close of closers.splice(0)) close();
+    await server?.dispose();
+  });
+
+  it(`gives a ${b.types.familyGlob} reader behind retention a backfill link that starts just below the first missing event, not at another type's id`, async () => {
+    server = await startTestServer({ retention_max_count: 3 }, b);
+    const [grant] = b.types.family;
+    const pair = [grant, b.types.audit];
+    const client = await openSse(server, b.path('sse'), server.auth('grants'));
+    closers.push(() => client.close());
+    await client.waitFor((c) => c.received.length >= 2, 'the resume point');
+    client.pause();
+    // Pairs of a large family event and an event of another type, one batch per tail read, so that the
+    // stream's cursor (the last entry it looked at) is the other type's id when the socket fills.
+    const published: TestEvent[] = [];
+    for (let i = 0; i < 60 && server.hub.snapshot().subscribers[0]?.paused !== true; i++) {
+      const batch = await publish(server, 40, { types: pair, data: (type) => b.padded(type, 8000) });
+      published.push(...batch);
+      await eventually(() => server.hub.snapshot().headId === batch.at(-1)!.id, 10_000, 'the tail');
+    }
+    expect(server.hub.snapshot().subscribers[0]!.paused).toBe(true);
+    expect(published.find((e) => e.id === server.hub.snapshot().subscribers[0]!.cursorId)?.type).toBe(b.types.audit);
+    // Family events after its cursor that retention will delete before it reads them.
+    for (let i = 0; i < 2; i++) {
+      const batch = await publish(server, 40, { types: pair, data: (type) => b.padded(type, 8000) });
+      published.push(...batch);
+      await eventually(() => server.hub.snapshot().headId === batch.at(-1)!.id, 10_000, 'the tail');
+    }
+    const grants = await publish(server, 3, { types: [grant] });
+    await server.hub.applyRetention();
+    client.resume();
+    await client.waitFor((c) => c.events.at(-1)?.id === grants.at(-1)!.id, 'the last event', 30_000);
+
+    const frame = client.received.find((f) => f.role === 'dropped');
+    if (frame?.role !== 'dropped') throw new Error('no drop notice');
+    const fields = b.wire.sse.dropped;
+    const firstMissing = frame.data[fields.first] as string;
+    const url = new URL(frame.data[fields.link] as string, server.url);
+    expect(url.pathname).toBe(b.path('list'));
+    const since = url.searchParams.get(b.param('list', 'since_id'))!;
+    expect(published.some((e) => e.id === since)).toBe(false);
+    expect(since < firstMissing).toBe(true);
+    expect(published.filter((e) => e.id > since && e.id < firstMissing)).toEqual([]);
+    for (const other of published.filter((e) => e.type !== grant)) expect(client.raw.includes(other.id)).toBe(false);
+    // The link lists exactly the missing family events' range.
+    expect(url.searchParams.get(b.param('list', 'until_id'))).toBe(frame.data[fields.last]);
+    // And the same key can follow it (retention deleted those events: the page is empty).
+    const followed = await fetch(url, { headers: server.auth('grants') });
+    expect(followed.status).toBe(200);
+    expect(((await followed.json()) as { data: unknown[] }).data).toEqual([]);
+  }, 120_000);
 
   it("counts only the key's own streams in the WebSocket status frame", async () => {
-    server = await startTestServer({ status_s: 1 });
+    server = await startTestServer({ status_s: 1 }, b);
     for (let i = 0; i < 2; i++) {
-      const other = await openWs(server, '/v1/events/ws', server.auth('reader'));
+      const other = await openWs(server, b.path('ws'), server.auth('reader'));
       closers.push(() => other.close());
     }
-    const client = await openWs(server, '/v1/events/ws', server.auth('grants'));
+    const client = await openWs(server, b.path('ws'), server.auth('grants'));
     closers.push(() => client.close());
-    await client.waitFor((c) => c.frames.some((f) => f.type === 'status'), 'a status frame');
-    expect(client.frames.find((f) => f.type === 'status')).toMatchObject({ subscribers: 1 });
+    await client.waitFor((c) => c.roles.includes('status'), 'a status frame');
+    expect(client.received.find((f) => f.role === 'status')!.payload[b.wire.ws.statusFields.subscribers]).toBe(1);
   });
 
   it('does not end a stream limited by type when only an event of another type passes its until', async () => {
-    server = await startTestServer();
-    const [anchor] = await publish(server, 1, { types: ['grant.created'] });
+    server = await startTestServer({}, b);
+    const [anchor] = await publish(server, 1, { types: [b.types.family[0]] });
     const untilTime = Date.now() + 200;
-    const client = await openSse(server, `/v1/events/stream?since_id=${anchor!.id}&until_id=${idUpperBoundAt(untilTime)}`, server.auth('grants'));
+    const client = await openSse(server, b.path('sse', { since_id: anchor!.id, until_id: idUpperBoundAt(untilTime) }), server.auth('grants'));
     closers.push(() => client.close());
-    await client.waitFor((c) => c.frames.length >= 1, 'retry:');
+    await client.waitFor((c) => c.received.length >= 1, 'retry:');
     await eventually(() => Date.now() > untilTime + 5, 5000, 'until to pass');
-    const [alert] = await publish(server, 1, { types: ['security.alert'] });
+    const [alert] = await publish(server, 1, { types: [b.types.alert] });
     expect(timeOfId(alert!.id)).toBeGreaterThan(untilTime);
     await client.waitForEnd(10_000);
     // It ended when `until` was surely over, not when the alert arrived: the end tells nothing about it.
@@ -166,14 +185,14 @@ describe('visibility of other types', () => {
     expect(client.events).toEqual([]);
   });
 
-  it('answers GET /v1/events/{id} for an unreadable event exactly as for an id that does not exist', async () => {
-    server = await startTestServer();
-    const [alert] = await publish(server, 1, { types: ['security.alert'] });
+  it('answers the get-event operation for an unreadable event exactly as for an id that does not exist', async () => {
+    server = await startTestServer({}, b);
+    const [alert] = await publish(server, 1, { types: [b.types.alert] });
     const missing = `${alert!.id.slice(0, -1)}${alert!.id.endsWith('0') ? '1' : '0'}`;
     const answers = [];
     for (const id of [alert!.id, missing]) {
       for (const method of ['GET', 'HEAD']) {
-        const response = await fetch(`${server.url}/v1/events/${id}`, { method, headers: server.auth('grants') });
+        const response = await fetch(`${server.url}${b.eventPath(id)}`, { method, headers: server.auth('grants') });
         const headers: Record<string, string> = {};
         response.headers.forEach((value, name) => {
           if (name !== 'date') headers[name] = value;
@@ -187,14 +206,15 @@ describe('visibility of other types', () => {
   });
 
   it("never replays another key's events for the same Idempotency-Key", async () => {
-    server = await startTestServer();
-    const body = JSON.stringify({ type: 'grant.created', data: { grantId: 'grnt_1', userId: 'u', scopes: ['a:b'] } });
+    server = await startTestServer({}, b);
+    const [grant] = b.types.family;
+    const body = JSON.stringify({ type: grant, data: b.example(grant) });
     const post = (key: 'writer' | 'grants') =>
-      fetch(`${server.url}/v1/events`, { method: 'POST', headers: { ...server.auth(key), 'Content-Type': 'application/json', 'Idempotency-Key': 'same' }, body });
-    const first = (await (await post('writer')).json()) as SpecstreamEvent;
+      fetch(`${server.url}${b.path('publish')}`, { method: 'POST', headers: { ...server.auth(key), 'Content-Type': 'application/json', 'Idempotency-Key': 'same' }, body });
+    const first = b.event((await (await post('writer')).json()) as JsonObject);
     const second = await post('grants');
     expect(second.status).toBe(201);
     expect(second.headers.get('idempotent-replayed')).toBeNull();
-    expect(((await second.json()) as SpecstreamEvent).id).not.toBe(first.id);
+    expect(b.event((await second.json()) as JsonObject).id).not.toBe(first.id);
   });
 });
