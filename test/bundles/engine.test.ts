@@ -1,19 +1,19 @@
 /**
- * The engine's behaviour through any bundle: the same stream, resume, filter, permission and
- * contract checks run against the native bundle and against test/fixtures/bundles/partner, which
- * differs from it in every dimension a bundle can change (paths, auth, scope names, parameter
- * names, error bodies, envelope, SSE naming, WebSocket wrappers, type names). Every request is
- * built from the bundle's wire profile and every frame received is checked against the bundle's
- * AsyncAPI document.
+ * What a bundle changes around the engine, checked through the native bundle and
+ * test/fixtures/bundles/partner, which differs from it in every dimension a bundle can change
+ * (paths, auth, scope names, parameter names, error bodies, envelope, SSE naming, WebSocket
+ * wrappers, type names): the 401 body and challenge, the list and get-event envelopes, the HEAD
+ * permission check and the docs portal. Every request is built from the bundle's wire profile.
+ *
+ * The engine's stream, resume, filter, permission and frame-contract tests run over the same two
+ * bundles in their own files (test/stream/guarantees, position, visibility, sse and ws tests, over
+ * test/helpers/bundles.ts), with every frame checked against the bundle's AsyncAPI document.
  */
-import { createParser } from 'eventsource-parser';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
 import type { Bundle } from '../../src/bundle/bundle.js';
 import { loadBundle } from '../../src/bundle/load-bundle.js';
 import { wireProfile, type WireProfile } from '../../src/bundle/wire-profile.js';
-import { BundleFrameChecker, type CheckedFrame } from '../helpers/bundle-frames.js';
 import { startTestServer, type TestServer } from '../helpers/test-server.js';
 
 interface Case {
@@ -129,121 +129,6 @@ describe.each(cases)('the engine through the $name bundle', (names) => {
     return String(envelope[profile.envelope.id!]);
   }
 
-  /** Opens the SSE stream and collects checked frames until `until(frames)` or the deadline. */
-  async function sse(
-    key: Key,
-    params: Record<string, string>,
-    until: (frames: CheckedFrame[]) => boolean,
-    extraHeaders: Record<string, string> = {},
-    during?: () => Promise<void>,
-  ): Promise<{ status: number; frames: CheckedFrame[] }> {
-    const checker = new BundleFrameChecker(bundle, 'sse');
-    const { headers, query } = credential(key);
-    const controller = new AbortController();
-    const response = await fetch(url(profile.paths.sse!, { ...query, ...params }), { headers: { ...headers, ...extraHeaders }, signal: controller.signal });
-    const frames: CheckedFrame[] = [];
-    if (response.status !== 200) return { status: response.status, frames };
-    let failure: unknown;
-    let block: { id?: string; event?: string; data?: string; retry?: number } = {};
-    const parser = createParser({
-      onEvent: (e) => {
-        try {
-          frames.push(checker.sseBlock({ ...(e.id !== undefined ? { id: e.id } : {}), ...(e.event !== undefined ? { event: e.event } : {}), data: e.data }));
-        } catch (error) {
-          failure = error;
-        }
-      },
-      onRetry: (ms) => {
-        block = { retry: ms };
-        frames.push(checker.sseBlock(block));
-      },
-      onComment: (text) => {
-        try {
-          frames.push(checker.sseComment(text.trim()));
-        } catch (error) {
-          failure = error;
-        }
-      },
-    });
-    const reader = response.body!.getReader();
-    const decoder = new TextDecoder();
-    const deadline = Date.now() + 10_000;
-    let started = false;
-    try {
-      while (!until(frames) && failure === undefined && Date.now() < deadline) {
-        const timer = setTimeout(() => controller.abort(), Math.max(deadline - Date.now(), 1));
-        const { done, value } = await reader.read().finally(() => clearTimeout(timer));
-        if (done) break;
-        parser.feed(decoder.decode(value, { stream: true }));
-        if (!started && during) {
-          started = true;
-          await during();
-        }
-      }
-    } catch (error) {
-      if (!controller.signal.aborted) throw error;
-    } finally {
-      controller.abort();
-    }
-    if (failure) throw failure;
-    return { status: 200, frames };
-  }
-
-  const events = (frames: CheckedFrame[]) => frames.filter((f): f is Extract<CheckedFrame, { role: 'event' }> => f.role === 'event');
-
-  it('delivers live events, every frame valid against the bundle, after the resume point', async () => {
-    const { frames } = await sse(keys.admin, {}, (f) => events(f).length >= 2, {}, async () => {
-      await publish(c.a);
-      await publish(c.b);
-    });
-    expect(events(frames).map((e) => e.type)).toEqual([c.a.type, c.b.type]);
-    const roles = frames.map((f) => f.role);
-    expect(roles.indexOf('position')).toBeLessThan(roles.indexOf('event'));
-  });
-
-  it('replays history from a since_id and continues live with no gap and no duplicate', async () => {
-    const first = idOf(await publish(c.a));
-    const second = idOf(await publish(c.b));
-    const third = idOf(await publish(c.a));
-    let fourth = '';
-    const { frames } = await sse(keys.admin, byRole({ since_id: first }), (f) => events(f).some((e) => e.id === fourth), {}, async () => {
-      fourth = idOf(await publish(c.b));
-    });
-    const ids = events(frames).map((e) => e.id);
-    expect(ids.slice(0, 3)).toEqual([second, third, fourth]);
-    expect(new Set(ids).size).toBe(ids.length);
-  });
-
-  it('resumes after Last-Event-ID (header) and after the resume query parameter', async () => {
-    const first = idOf(await publish(c.a));
-    const second = idOf(await publish(c.b));
-    const viaHeader = await sse(keys.admin, {}, (f) => events(f).length >= 1, { 'Last-Event-ID': first });
-    expect(events(viaHeader.frames)[0]!.id).toBe(second);
-    const viaQuery = await sse(keys.admin, byRole({ last_event_id: first }), (f) => events(f).length >= 1);
-    expect(events(viaQuery.frames)[0]!.id).toBe(second);
-  });
-
-  it('filters by type with the bundle parameter name', async () => {
-    const start = idOf(await publish(c.b));
-    const a = idOf(await publish(c.a));
-    await publish(c.b);
-    const { frames } = await sse(keys.admin, byRole({ since_id: start, types: c.a.type }), (f) => events(f).length >= 1);
-    expect(events(frames).map((e) => [e.id, e.type])).toEqual([[a, c.a.type]]);
-  });
-
-  it('shows a reader restricted to one type only that type, and refuses the other with the bundle error body', async () => {
-    const start = idOf(await publish(c.b));
-    const a = idOf(await publish(c.a));
-    const { frames } = await sse(keys.onlyA, byRole({ since_id: start }), (f) => events(f).length >= 1);
-    expect(events(frames).map((e) => e.id)).toEqual([a]);
-
-    const { headers, query } = credential(keys.onlyA);
-    const refused = await fetch(url(profile.paths.sse!, { ...query, ...byRole({ types: c.b.type }) }), { headers });
-    expect(refused.status).toBe(403);
-    const body = (await refused.json()) as Record<string, unknown>;
-    expect(Object.values(body)).toContain('FORBIDDEN');
-  });
-
   it('answers 401 with the bundle error body and the challenge of its scheme', async () => {
     const response = await fetch(url(profile.paths.sse!));
     expect(response.status).toBe(401);
@@ -253,13 +138,6 @@ describe.each(cases)('the engine through the $name bundle', (names) => {
     else expect(body).toMatchObject({ code: 'AUTH_REQUIRED' });
     const http = bundle.operations.find((op) => op.role === 'stream-sse')!.schemes.find((s) => s.kind === 'basic' || s.kind === 'bearer');
     expect(response.headers.get('www-authenticate')).toBe(`${http?.kind === 'basic' ? 'Basic' : 'Bearer'} realm="specstream"`);
-  });
-
-  it('refuses a broken query rule with its code', async () => {
-    const { headers, query } = credential(keys.admin);
-    const response = await fetch(url(profile.paths.sse!, { ...query, ...byRole({ until: '2026-01-01T00:00:00Z' }) }), { headers });
-    expect(response.status).toBe(400);
-    expect(Object.values((await response.json()) as Record<string, unknown>)).toContain('UNTIL_REQUIRES_SINCE');
   });
 
   it('lists history and gets one event in the bundle envelope', async () => {
@@ -299,31 +177,4 @@ describe.each(cases)('the engine through the $name bundle', (names) => {
     expect(api.status).toBe(200);
     expect(await api.text()).toContain(bundle.title);
   }, 120_000);
-
-  it('delivers over WebSocket in the bundle frames, each type in its declared wrapper', async () => {
-    const checker = new BundleFrameChecker(bundle, 'ws');
-    const { headers, query } = credential(keys.admin);
-    const ws = new WebSocket(url(profile.paths.ws!, query).replace(/^http/, 'ws'), { headers });
-    const frames: CheckedFrame[] = [];
-    let failure: unknown;
-    const done = new Promise<void>((resolve, reject) => {
-      ws.on('message', (raw) => {
-        try {
-          frames.push(checker.wsMessage(String(raw)));
-        } catch (error) {
-          failure = error;
-        }
-        if (failure || events(frames).length >= 2) resolve();
-      });
-      ws.on('error', reject);
-      setTimeout(() => reject(new Error(`timed out with ${JSON.stringify(frames)}`)), 10_000).unref();
-    });
-    await new Promise((resolve) => ws.once('open', resolve));
-    await publish(c.a);
-    await publish(c.b);
-    await done;
-    ws.close();
-    if (failure) throw failure;
-    expect(events(frames).map((e) => e.type)).toEqual([c.a.type, c.b.type]);
-  });
 });
