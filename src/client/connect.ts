@@ -10,6 +10,7 @@ import { checkBundleOptions, loadProfile, type BundleOptions } from './load-prof
 import { credentialsFor, operationsOf, type ClientProfile, type OperationProfile, type QueryRole } from './profile.js';
 import { sseAttempt } from './sse-attempt.js';
 import { wsAttempt, type WebSocketConstructor } from './ws-attempt.js';
+import { encodeReservedQuery } from './query-encoding.js';
 
 export type { DroppedNotice } from './attempt.js';
 export type { WebSocketConstructor, WebSocketLike } from './ws-attempt.js';
@@ -378,6 +379,7 @@ class EventSubscription implements Subscription<unknown, unknown> {
           const url = new URL(op.path, options.url);
           url.search = plan.query.toString();
           for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
+          encodeReservedQuery(url);
           const ctx: Attempt = {
             profile,
             op,
@@ -462,7 +464,7 @@ class EventSubscription implements Subscription<unknown, unknown> {
     try {
       const credentials = credentialsFor(head.auth, options, head.path);
       for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
-      return { url, headers: credentials.headers };
+      return { url: encodeReservedQuery(url), headers: credentials.headers };
     } catch {
       return undefined;
     }

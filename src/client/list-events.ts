@@ -6,6 +6,7 @@
  */
 import { errorFromResponse, ProfileError } from './errors.js';
 import { credentialsFor, envelopeId, type ClientProfile, type OperationProfile, type QueryRole } from './profile.js';
+import { encodeReservedQuery } from './query-encoding.js';
 
 /** A listed event: the wire envelope, its id and (when the operation lists one type) its type. */
 export interface ListedEvent {
@@ -95,6 +96,7 @@ export async function fetchPage(op: OperationProfile, request: ListRequest, page
   }
   const credentials = credentialsFor(op.auth, request, op.path);
   for (const [name, value] of Object.entries(credentials.query)) url.searchParams.set(name, value);
+  encodeReservedQuery(url);
   const fetchImpl = request.fetch ?? globalThis.fetch.bind(globalThis);
   const response = await fetchImpl(url, { headers: { Accept: 'application/json', ...credentials.headers }, ...(request.signal ? { signal: request.signal } : {}) });
   if (!response.ok) throw await errorFromResponse(response);

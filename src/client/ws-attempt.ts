@@ -8,6 +8,7 @@ import { droppedNotice, type Attempt, type Item } from './attempt.js';
 import { AsyncQueue } from './async-queue.js';
 import { errorFor, isRetryable, SpecstreamError } from './errors.js';
 import { envelopeId } from './profile.js';
+import { encodeReservedQuery } from './query-encoding.js';
 
 /** The WebSocket constructor shape the SDK needs (the browser's, or `ws` in Node). */
 export type WebSocketLike = {
@@ -81,6 +82,7 @@ export async function* wsAttempt(attempt: Attempt, WebSocketImpl: WebSocketConst
   const url = new URL(attempt.url);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   if (!canSendHeaders) for (const [name, value] of Object.entries(attempt.browserQuery())) url.searchParams.set(name, value);
+  encodeReservedQuery(url);
   const queue = new AsyncQueue<Queued | { kind: 'opened' }>();
   const socket = canSendHeaders ? new Ctor(url.href, { headers: attempt.headers }) : new Ctor(url.href);
   const node = socket as WebSocketLike & NodeSocketExtras;

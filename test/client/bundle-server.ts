@@ -2,7 +2,7 @@
  * A real server serving an example bundle (examples/<name>), with a reader and a writer key in the
  * bundle's scope names, behind a TCP proxy the tests cut to make the server drop every stream.
  */
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle } from '../../src/bundle/bundle.js';
 import { loadBundle } from '../../src/bundle/load-bundle.js';
@@ -32,7 +32,7 @@ export interface BundleServer {
 
 /** Starts a server for `examples/<name>` with keys `reader` and `writer` (scopes named as the bundle names them). */
 export async function startBundleServer(name: string, overrides: Partial<Config> = {}): Promise<BundleServer> {
-  const dir = join(ROOT, 'examples', name);
+  const dir = isAbsolute(name) ? name : join(ROOT, 'examples', name);
   const bundle = loadBundle(dir);
   const { read, write } = bundle.scopes;
   const server = await startTestServer({

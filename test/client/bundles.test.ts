@@ -6,6 +6,7 @@
  * the envelope's id or the SSE `id:` lines, from an `id:`-only resume point, or, on a stream that
  * cannot resume (the SIEM WebSocket), by reading the gap from the bundle's list operations.
  */
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { wireProfile } from '../../src/bundle/wire-profile.js';
 import { createClient, connect, list, publish, ProfileError, UnauthorizedError, type Subscription, type WireEvent } from '../../src/client/index.js';
@@ -255,6 +256,28 @@ describe('examples/global-events (events/read scopes; the payload itself with @t
       missed.push(await publish(writer, realm('r2')));
     }, 1);
     expect(got).toEqual(missed);
+  });
+});
+
+describe('test/fixtures/bundles/partner (a types parameter without allowReserved, and an X-Partner-Key header)', () => {
+  const PARTNER = fileURLToPath(new URL('../fixtures/bundles/partner', import.meta.url));
+
+  // URLSearchParams leaves `*` raw, and a parameter without allowReserved must carry it encoded:
+  // the server refused the glob with 400 until the SDK sent it as %2A.
+  it.each(['sse', 'ws'] as const)('follows a type glob over %s, and lists history with it', async (transport) => {
+    running = await startBundleServer(PARTNER);
+    const publishOne = (type: string) => publish({ url: running!.server.url, token: BUNDLE_KEYS.writer, specs: PARTNER }, { type, data: running!.example(type) });
+    const old = await publishOne('OrderPlaced');
+    await publishOne('Refund.Issued');
+    const subscription = track(connect({ url: running.proxy.url, token: BUNDLE_KEYS.reader, specs: PARTNER, transport, types: ['Order*'], sinceId: 'evt_00000000000000000000000000' }));
+    const [first] = await take(subscription, 1);
+    expect(first).toEqual(old);
+    await publishOne('Refund.Issued');
+    const live = await publishOne('OrderPlaced');
+    expect(await take(subscription, 1)).toEqual([live]);
+    const history: WireEvent[] = [];
+    for await (const event of list({ url: running.server.url, token: BUNDLE_KEYS.reader, specs: PARTNER, types: ['Order*'] })) history.push(event);
+    expect(history).toEqual([old, live]);
   });
 });
 
