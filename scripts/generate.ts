@@ -11,17 +11,17 @@
  */
 import { readFileSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parse as parseYaml } from 'yaml';
 import { BundleError } from '../src/bundle/bundle-error.js';
 import { bundleHashOf } from '../src/bundle/bundle-hash.js';
+import { parseBundle } from '../src/bundle/load-bundle.js';
 import { loadAsyncApi } from './lib/asyncapi.js';
 import { emitCatalog, emitEvents, emitFrames } from './lib/emit-asyncapi.js';
 import { emitNativeBundle } from './lib/emit-bundle.js';
 import { emitOpenApiTypes } from './lib/emit-openapi.js';
-import { emitQuery, readQueryModel } from './lib/emit-query.js';
+import { emitNativeQuery, queryModelOf } from './lib/emit-query.js';
 import { emitWireProfile } from './lib/emit-wire-profile.js';
 import { generateBundleFiles, shownBundleDir, type BundleGenerateOptions } from './lib/generate-bundle.js';
 import { GENERATED_MARKER, generatedHeader } from './lib/header.js';
@@ -45,8 +45,11 @@ export async function generateFiles(options: GenerateOptions = {}): Promise<Map<
   const asyncapiPath = options.asyncapi ?? join(ROOT, 'specs', 'asyncapi.yaml');
 
   const asyncapi = await loadAsyncApi(asyncapiPath);
-  const openapiDocument = parseYaml(await readFile(openapiPath, 'utf8')) as Record<string, unknown>;
-  const query = readQueryModel(openapiDocument, openapiPath);
+  // The server's own reading of the documents (read or refuse): operations, parameter roles, query rules.
+  const bundle = parseBundle(shownBundleDir(dirname(openapiPath)), {
+    openapi: await readFile(openapiPath, 'utf8'),
+    asyncapi: await readFile(asyncapiPath, 'utf8'),
+  });
 
   const hash = bundleHashOf(readFileSync(openapiPath), readFileSync(asyncapiPath));
   const files: Array<[string, string]> = [
@@ -55,7 +58,7 @@ export async function generateFiles(options: GenerateOptions = {}): Promise<Map<
     ['events.ts', emitEvents(asyncapi)],
     ['frames.ts', emitFrames(asyncapi)],
     ['openapi.ts', await emitOpenApiTypes(openapiPath)],
-    ['query.ts', emitQuery(query)],
+    ['query.ts', emitNativeQuery(queryModelOf(bundle))],
     ['wire-profile.ts', emitWireProfile({ openapi: readFileSync(openapiPath, 'utf8'), asyncapi: readFileSync(asyncapiPath, 'utf8') })],
   ];
   files.sort(([a], [b]) => (a < b ? -1 : 1));

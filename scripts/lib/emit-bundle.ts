@@ -1,18 +1,20 @@
 /**
  * Emits a bundle's generated code (`DIR/generated/`): `index.js`, plain ESM that imports only `zod`
  * (so serving a bundle needs no TypeScript tooling), and `index.d.ts`, its types. Both come from the
- * same zod and TypeScript emitters as the native `src/generated/events.ts` (json-schema.ts).
+ * same zod and TypeScript emitters as the native `src/generated/events.ts` (json-schema.ts), and
+ * the query checkers from the emitter of the native `src/generated/query.ts` (emit-query.ts).
  *
  * Event type names are free-form (`RealmCreated`, `audit_log_created`, `grant.created`), so the
  * identifiers are allocated here: PascalCase of the name, made a valid identifier, numbered
  * (`AuditLogCreated2Data`) when two names meet, in a deterministic order.
  *
- * Also emits the native bundle's `src/generated/bundle.ts`, which gives the native catalog the
- * same four exports.
+ * Also emits the native bundle's `src/generated/bundle.ts`, which gives the native bundle the same
+ * exports. The query checkers (`queryCheckers`) come from emit-query.ts, as the native ones do.
  */
 import type { BundleCatalog, BundleCatalogMessage } from './bundle-catalog.js';
 import { orderedSharedSchemas } from './emit-asyncapi.js';
 import { stripParserIds, tsType, zodSchema, type EmitContext, type JsonSchema, type NamedSchema } from './json-schema.js';
+import { emitBundleQueryDts, emitBundleQueryJs, QUERY_IDENTIFIERS, type QueryOperationModel } from './emit-query.js';
 import { docComment, indentRest, literal, pascalCase, quote } from './source.js';
 
 /** Names the emitted code declares itself, or uses from zod and the TypeScript library. */
@@ -31,6 +33,10 @@ const RESERVED = new Set([
   'Readonly',
   'ReadonlyArray',
   'Object',
+  'Date',
+  'Set',
+  'PropertyKey',
+  ...QUERY_IDENTIFIERS,
 ]);
 
 interface Named {
@@ -117,10 +123,11 @@ function catalogValue(entry: BundleCatalogMessage): Record<string, unknown> {
 
 /**
  * `index.js`: `BUNDLE_HASH`, `EVENT_TYPES` (frozen, sorted), `eventDataSchemas` (type -> zod schema
- * of `data`) and `catalog` (type -> entry). Throws `SchemaError` on a schema the emitter does not
- * support; paths are JSON Pointers into the AsyncAPI document.
+ * of `data`), `catalog` (type -> entry) and `queryCheckers` (operationId -> the compiled query
+ * rules of each of `queries`). Throws `SchemaError` on a schema the emitter does not support;
+ * paths are JSON Pointers into the AsyncAPI document.
  */
-export function emitBundleJs(model: BundleCatalog, hash: string, header: string): string {
+export function emitBundleJs(model: BundleCatalog, queries: readonly QueryOperationModel[], hash: string, header: string): string {
   const named = allocateNames(model);
   const parts: string[] = [];
   parts.push(`${header}import { z } from 'zod';
@@ -152,11 +159,12 @@ export const catalog = {
 ${model.catalog.map((entry) => `  ${quote(entry.type)}: ${indentRest(literal(catalogValue(entry)))},`).join('\n')}
 };
 `);
+  parts.push(emitBundleQueryJs(queries));
   return parts.join('\n');
 }
 
-/** `index.d.ts`: one `<Name>Data` type per event type, `EventDataMap`, `EventType`, and the exports of index.js. */
-export function emitBundleDts(model: BundleCatalog, header: string): string {
+/** `index.d.ts`: one `<Name>Data` type per event type, `EventDataMap`, `EventType`, the query types, and the exports of index.js. */
+export function emitBundleDts(model: BundleCatalog, queries: readonly QueryOperationModel[], header: string): string {
   const named = allocateNames(model);
   const parts: string[] = [];
   parts.push(`${header}import type { ZodType } from 'zod';
@@ -210,18 +218,20 @@ export interface CatalogEntry {
 /** The catalog, keyed by event type (keys sorted). */
 export declare const catalog: { readonly [K in EventType]: CatalogEntry };
 `);
+  parts.push(emitBundleQueryDts(queries));
   return parts.join('\n');
 }
 
 /**
  * The native bundle's `src/generated/bundle.ts`: `BUNDLE_HASH` of specs/openapi.yaml and
- * specs/asyncapi.yaml, and the catalog exports re-exported from catalog.ts and events.ts, so that
- * the server treats the native bundle like any other.
+ * specs/asyncapi.yaml, the catalog exports re-exported from catalog.ts and events.ts and the query
+ * checkers from query.ts, so that the server treats the native bundle like any other.
  */
 export function emitNativeBundle(hash: string, header: string): string {
   return `${header}${HASH_DOC}export const BUNDLE_HASH: string = ${quote(hash)};
 
 export { catalog, EVENT_TYPES, type CatalogEntry, type EventType } from './catalog.js';
 export { eventDataSchemas, type EventDataMap } from './events.js';
+export { queryCheckers, type QueryChecker, type QueryOperationId } from './query.js';
 `;
 }

@@ -1,210 +1,115 @@
 /**
- * Emits src/generated/query.ts: the history-query validator, generated from the rules in
- * `components/x-specstream-query-rules` of specs/openapi.yaml. Each rule becomes a few lines of
- * zod refinement code; nothing is interpreted from YAML at run time.
+ * Emits the history-query checkers of a bundle: for every list, stream and check operation, the
+ * rules of its `x-specstream-query-rules` (written against parameter roles) compiled into a few
+ * lines of zod refinement code each, with the operation's parameter names and catalog types.
+ * Nothing is interpreted from YAML at run time: the server runs these checkers.
+ *
+ * One emitter for every bundle: the native bundle's `src/generated/query.ts` (TypeScript) and a
+ * bundle's `generated/index.js` (JavaScript that imports only zod) with its `index.d.ts` carry
+ * the same code and the same exports (`queryCheckers` and its types); the JavaScript is the
+ * TypeScript without its annotations (`Target`).
  */
+import type { Bundle, BundleOperation, HistoryRole, QueryRule } from '../../src/bundle/bundle.js';
+import { HISTORY_ROLES, QUERY_OPERATION_ROLES } from '../../src/bundle/bundle.js';
+import { compileTypeGlob } from '../../src/catalog/type-glob.js';
+import { EVENT_ID_PATTERN } from '../../src/store/event-id.js';
 import { generatedHeader } from './header.js';
-import { docComment, indentAll, literal, propertyKey, quote, regexLiteral, snakeToCamel } from './source.js';
+import { docComment, indentAll, literal, propertyKey, quote } from './source.js';
 
-/** A rule as written in the spec. */
-export type QueryRuleSpec =
-  | { rule: 'requires'; param: string; requires: string; code: string; message: string }
-  | { rule: 'excludes'; param: string; excludes: string; code: string; message: string }
-  | { rule: 'ordered'; param: string; before: string; code: string; message: string }
-  | { rule: 'format'; param: string; format: 'date-time' | 'event-id'; code: string; message: string }
-  | { rule: 'catalog'; param: string; code: string; message: string };
-
-const RULES_POINTER = '#/components/x-specstream-query-rules';
-const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
-
-interface QueryParameter {
-  name: string;
-  description?: string;
+/** The compiled query of one operation: what `queryCheckers[operationId]` is generated from. */
+export interface QueryOperationModel {
+  operationId: string;
+  /**
+   * The rules its checker applies: the engine's own format checks first (a time or an id
+   * parameter that no declared `format` rule covers is checked all the same, as
+   * `INVALID_TIMESTAMP` / `INVALID_EVENT_ID`), then the operation's `x-specstream-query-rules`
+   * in the spec's order.
+   */
+  rules: QueryRule[];
+  /** True when the operation declares `x-specstream-query-rules`. */
+  declared: boolean;
+  /** The parameter each role is reported under (`/query/<name>`): the operation's first parameter of that role, else the role. */
+  names: Record<HistoryRole, string>;
+  /** The catalog types the operation serves (sorted), or undefined for every type (`EVENT_TYPES`). */
+  types?: string[];
 }
 
-export interface QueryModel {
-  rules: QueryRuleSpec[];
-  /** The query parameters the rules name, in the order components.parameters declares them. */
-  params: QueryParameter[];
-  /** operationIds whose `x-specstream-query-rules` refers to the shared rules, sorted. */
-  operations: string[];
-  /** The pattern of components.schemas.EventId. */
-  eventIdPattern: string;
+/** Identifiers the emitted query code declares at the top level of a module (the bundle emitter must not reuse them). */
+export const QUERY_IDENTIFIERS = [
+  'EVENT_ID',
+  'DATE_TIME',
+  'parseDateTime',
+  'daysInMonth',
+  'toDate',
+  'compileTypeGlob',
+  'splitTypes',
+  'matchesCatalog',
+  'unknownTypeMessage',
+  'pointer',
+  'historyQueryInput',
+  'parsedQuery',
+  'queryChecker',
+  'queryCheckers',
+  'ROLE_NAMES',
+  'AddIssue',
+  'HistoryRole',
+  'QueryOperationId',
+  'QueryRule',
+  'HistoryQueryInput',
+  'HistoryQuery',
+  'QueryIssue',
+  'QueryCheck',
+  'QueryChecker',
+] as const;
+
+const TIME_ROLES: readonly HistoryRole[] = ['since', 'until'];
+const ID_ROLES: readonly HistoryRole[] = ['since_id', 'until_id', 'last_event_id'];
+
+/** The operations of `bundle` that read a history query, with their rules, names and types; sorted by operationId. */
+export function queryModelOf(bundle: Bundle): QueryOperationModel[] {
+  const allTypes = bundle.catalog.map((entry) => entry.type).sort();
+  return bundle.operations
+    .filter((op) => (QUERY_OPERATION_ROLES as readonly string[]).includes(op.role))
+    .map((op) => operationModel(op, allTypes))
+    .sort((a, b) => (a.operationId < b.operationId ? -1 : a.operationId > b.operationId ? 1 : 0));
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+function operationModel(op: BundleOperation, allTypes: readonly string[]): QueryOperationModel {
+  const names = Object.fromEntries(HISTORY_ROLES.map((role) => [role, op.params.find((p) => p.role === role)?.name ?? role])) as Record<HistoryRole, string>;
+  const read = new Set(op.params.filter((p) => p.role !== undefined && (p.in === 'query' || p.in === 'header')).map((p) => p.role));
+  const formatted = new Set(op.queryRules.filter((rule) => rule.rule === 'format').map((rule) => rule.param));
+  const engine: QueryRule[] = [];
+  for (const role of [...TIME_ROLES, ...ID_ROLES]) {
+    if (!read.has(role) || formatted.has(role)) continue;
+    engine.push(
+      TIME_ROLES.includes(role)
+        ? { rule: 'format', param: role, format: 'date-time', code: 'INVALID_TIMESTAMP', message: `\`${names[role]}\` must be an RFC 3339 date-time` }
+        : { rule: 'format', param: role, format: 'event-id', code: 'INVALID_EVENT_ID', message: `\`${names[role]}\` must be an event id` },
+    );
+  }
+  const model: QueryOperationModel = { operationId: op.operationId, rules: [...engine, ...op.queryRules], declared: op.queryRules.length > 0, names };
+  if (op.types) {
+    const matchers = op.types.map(compileTypeGlob);
+    model.types = allTypes.filter((type) => matchers.some((match) => match(type)));
+  }
+  return model;
 }
 
-function requireString(rule: Record<string, unknown>, key: string, where: string): string {
-  const value = rule[key];
-  if (typeof value !== 'string' || value === '') throw new Error(`${where}: \`${key}\` must be a non-empty string`);
-  return value;
+/** `ts`: TypeScript (the native src/generated/query.ts); `js`: the same code without annotations (a bundle's index.js). */
+export type Target = 'ts' | 'js';
+
+/** `text` in TypeScript output, nothing in JavaScript: how the emitted code's annotations are written. */
+function annotate(target: Target): (text: string) => string {
+  return (text) => (target === 'ts' ? text : '');
 }
 
-/** Reads and checks the rules of an OpenAPI document (already parsed from YAML). */
-export function readQueryModel(document: Record<string, unknown>, file = 'specs/openapi.yaml'): QueryModel {
-  const components = isObject(document.components) ? document.components : {};
-  const rawRules = components['x-specstream-query-rules'];
-  if (!Array.isArray(rawRules) || rawRules.length === 0) {
-    throw new Error(`${file}: components/x-specstream-query-rules must be a non-empty list`);
-  }
+const GROUP: Record<QueryRule['rule'], number> = { format: 0, requires: 1, excludes: 1, ordered: 1, catalog: 2 };
 
-  const declared = new Map<string, QueryParameter>();
-  const parameters = isObject(components.parameters) ? components.parameters : {};
-  for (const parameter of Object.values(parameters)) {
-    if (isObject(parameter) && parameter.in === 'query' && typeof parameter.name === 'string') {
-      declared.set(parameter.name, {
-        name: parameter.name,
-        ...(typeof parameter.description === 'string' ? { description: parameter.description } : {}),
-      });
-    }
-  }
-
-  const rules: QueryRuleSpec[] = rawRules.map((raw, index) => {
-    const where = `${file}: components/x-specstream-query-rules/${index}`;
-    if (!isObject(raw)) throw new Error(`${where}: must be an object`);
-    const param = requireString(raw, 'param', where);
-    const code = requireString(raw, 'code', where);
-    const message = requireString(raw, 'message', where);
-    if (!/^[A-Z][A-Z0-9_]*$/.test(code)) throw new Error(`${where}: code must be UPPER_SNAKE`);
-    // Keys in the order the spec writes them, so QUERY_RULES reads like the spec.
-    switch (raw.rule) {
-      case 'requires':
-        return { rule: 'requires', param, requires: requireString(raw, 'requires', where), code, message };
-      case 'excludes':
-        return { rule: 'excludes', param, excludes: requireString(raw, 'excludes', where), code, message };
-      case 'ordered':
-        return { rule: 'ordered', param, before: requireString(raw, 'before', where), code, message };
-      case 'format': {
-        const format = requireString(raw, 'format', where);
-        if (format !== 'date-time' && format !== 'event-id') throw new Error(`${where}: unknown format ${format}`);
-        return { rule: 'format', param, format, code, message };
-      }
-      case 'catalog':
-        return { rule: 'catalog', param, code, message };
-      default:
-        throw new Error(`${where}: unknown rule kind ${JSON.stringify(raw.rule)}`);
-    }
-  });
-
-  const named = new Set<string>();
-  for (const rule of rules) {
-    named.add(rule.param);
-    if (rule.rule === 'requires') named.add(rule.requires);
-    if (rule.rule === 'excludes') named.add(rule.excludes);
-    if (rule.rule === 'ordered') named.add(rule.before);
-  }
-  for (const name of named) {
-    if (!declared.has(name)) throw new Error(`${file}: a query rule names \`${name}\`, which no query parameter in components.parameters declares`);
-    if (!/^[a-z][a-z0-9_]*$/.test(name)) throw new Error(`${file}: query rule parameter \`${name}\` must be snake_case`);
-  }
-  const formats = new Map<string, string>();
-  for (const rule of rules) {
-    if (rule.rule !== 'format') continue;
-    if (formats.has(rule.param) && formats.get(rule.param) !== rule.format) {
-      throw new Error(`${file}: \`${rule.param}\` has two different formats`);
-    }
-    formats.set(rule.param, rule.format);
-  }
-  const catalogRules = rules.filter((rule) => rule.rule === 'catalog');
-  if (catalogRules.length > 1) throw new Error(`${file}: only one catalog rule is supported`);
-  for (const rule of catalogRules) {
-    if (formats.has(rule.param)) throw new Error(`${file}: \`${rule.param}\` has both a format and a catalog rule`);
-  }
-  for (const rule of rules) {
-    if (rule.rule === 'ordered' && formats.get(rule.param) !== formats.get(rule.before)) {
-      throw new Error(`${file}: ordered rule ${rule.code} compares parameters of different formats`);
-    }
-  }
-
-  const operations: string[] = [];
-  const paths = isObject(document.paths) ? document.paths : {};
-  for (const [path, item] of Object.entries(paths)) {
-    if (!isObject(item)) continue;
-    for (const method of METHODS) {
-      const operation = item[method];
-      if (!isObject(operation) || operation['x-specstream-query-rules'] === undefined) continue;
-      const ref = operation['x-specstream-query-rules'];
-      const id = typeof operation.operationId === 'string' ? operation.operationId : `${method} ${path}`;
-      if (!isObject(ref) || ref.$ref !== RULES_POINTER) {
-        throw new Error(`${file}: ${id}: x-specstream-query-rules must be {$ref: '${RULES_POINTER}'}`);
-      }
-      operations.push(id);
-    }
-  }
-  operations.sort();
-
-  const schemas = isObject(components.schemas) ? components.schemas : {};
-  const eventId = schemas.EventId;
-  if (!isObject(eventId) || typeof eventId.pattern !== 'string') {
-    throw new Error(`${file}: components.schemas.EventId.pattern is missing`);
-  }
-
-  const params = [...declared.values()].filter((parameter) => named.has(parameter.name));
-  return { rules, params, operations, eventIdPattern: eventId.pattern };
+function kindOf(role: HistoryRole): 'date-time' | 'event-id' | undefined {
+  return TIME_ROLES.includes(role) ? 'date-time' : ID_ROLES.includes(role) ? 'event-id' : undefined;
 }
 
-const GROUP: Record<QueryRuleSpec['rule'], number> = { format: 0, requires: 1, excludes: 1, ordered: 1, catalog: 2 };
-
-/** JS access to a field of the raw input. */
-function field(param: string): string {
-  return `input.${param}`;
-}
-
-/** The statements that check one rule inside the superRefine callback. */
-function ruleCode(rule: QueryRuleSpec, formats: Map<string, string>): string {
-  const issue = (param: string, message: string) =>
-    `addIssue(ctx, ${quote(param)}, ${quote(rule.code)}, ${message});`;
-  const message = quote(rule.message);
-  const comment = `// ${rule.code}: ${describeRule(rule)}`;
-  switch (rule.rule) {
-    case 'format': {
-      const test =
-        rule.format === 'date-time'
-          ? `parseDateTime(${field(rule.param)}) === undefined`
-          : `!EVENT_ID.test(${field(rule.param)})`;
-      return `${comment}\nif (${field(rule.param)} !== undefined && ${test}) {\n  ${issue(rule.param, message)}\n}`;
-    }
-    case 'requires':
-      return `${comment}\nif (${field(rule.param)} !== undefined && ${field(rule.requires)} === undefined) {\n  ${issue(rule.param, message)}\n}`;
-    case 'excludes':
-      return `${comment}\nif (${field(rule.param)} !== undefined && ${field(rule.excludes)} !== undefined) {\n  ${issue(rule.param, message)}\n}`;
-    case 'ordered': {
-      // Compared only when both values are valid: an invalid one already has its format issue.
-      const format = formats.get(rule.param);
-      const value = (param: string) =>
-        format === 'date-time'
-          ? `${field(param)} === undefined ? undefined : parseDateTime(${field(param)})`
-          : format === 'event-id'
-            ? `${field(param)} !== undefined && EVENT_ID.test(${field(param)}) ? ${field(param)} : undefined`
-            : field(param);
-      return [
-        comment,
-        '{',
-        `  const after = ${value(rule.param)};`,
-        `  const before = ${value(rule.before)};`,
-        `  if (after !== undefined && before !== undefined && after > before) {`,
-        `    ${issue(rule.param, message)}`,
-        '  }',
-        '}',
-      ].join('\n');
-    }
-    case 'catalog':
-      return [
-        comment,
-        `if (${field(rule.param)} !== undefined) {`,
-        `  for (const item of splitTypes(${field(rule.param)})) {`,
-        `    if (!matchesCatalog(item)) {`,
-        `      ${issue(rule.param, `unknownTypeMessage(${message}, item)`)}`,
-        '    }',
-        '  }',
-        '}',
-      ].join('\n');
-  }
-}
-
-function describeRule(rule: QueryRuleSpec): string {
+function describeRule(rule: QueryRule): string {
   switch (rule.rule) {
     case 'format':
       return `\`${rule.param}\` must be ${rule.format === 'date-time' ? 'an RFC 3339 date-time' : 'an event id'}`;
@@ -215,113 +120,186 @@ function describeRule(rule: QueryRuleSpec): string {
     case 'ordered':
       return `\`${rule.param}\` must not be after \`${rule.before}\``;
     case 'catalog':
-      return `every item of \`${rule.param}\` must match a catalog type`;
+      return `every item of \`${rule.param}\` must match a catalog type of the operation`;
   }
 }
 
-export function emitQuery(model: QueryModel): string {
-  const formats = new Map<string, string>();
-  for (const rule of model.rules) if (rule.rule === 'format') formats.set(rule.param, rule.format);
-  const catalogParam = model.rules.find((rule) => rule.rule === 'catalog')?.param;
-
-  // Format rules first, then requires/excludes/ordered, then catalog; spec order within a group.
-  const ordered = model.rules
-    .map((rule, index) => ({ rule, index }))
-    .sort((a, b) => GROUP[a.rule.rule] - GROUP[b.rule.rule] || a.index - b.index)
-    .map(({ rule }) => rule);
-
-  const paramUnion = model.params.map((param) => quote(param.name)).join(' | ');
-  const inputFields = model.params.map((param) => {
-    const doc = docComment([param.description]);
-    return `${doc}${propertyKey(param.name)}?: string;`;
-  });
-  const outputFields = model.params.flatMap((param) => {
-    const doc = docComment([param.description]);
-    const key = snakeToCamel(param.name);
-    if (param.name === catalogParam) {
-      return [
-        `${docComment([`The catalog types \`${param.name}\` selects: globs expanded against EVENT_TYPES, de-duplicated, sorted.`])}${propertyKey(key)}?: EventType[];`,
-        `${docComment([`The items of \`${param.name}\` as given (trimmed, de-duplicated, in order).`])}typePatterns?: string[];`,
-      ];
+/** The statements that check one rule (inside a `checkRules<N>` function). */
+function ruleCode(rule: QueryRule): string {
+  const field = (role: HistoryRole) => `input.${role}`;
+  const add = (message: string) => `add(${quote(rule.param)}, ${quote(rule.code)}, ${message});`;
+  const message = quote(rule.message);
+  const comment = `// ${rule.code}: ${describeRule(rule)}`;
+  switch (rule.rule) {
+    case 'format': {
+      const test = rule.format === 'date-time' ? `parseDateTime(${field(rule.param)}) === undefined` : `!EVENT_ID.test(${field(rule.param)})`;
+      return `${comment}\nif (${field(rule.param)} !== undefined && ${test}) {\n  ${add(message)}\n}`;
     }
-    const type = formats.get(param.name) === 'date-time' ? 'Date' : 'string';
-    return [`${doc}${propertyKey(key)}?: ${type};`];
-  });
-  const transform = model.params.map((param) => {
-    const key = snakeToCamel(param.name);
-    if (param.name === catalogParam) {
+    case 'requires':
+      return `${comment}\nif (${field(rule.param)} !== undefined && ${field(rule.requires)} === undefined) {\n  ${add(message)}\n}`;
+    case 'excludes':
+      return `${comment}\nif (${field(rule.param)} !== undefined && ${field(rule.excludes)} !== undefined) {\n  ${add(message)}\n}`;
+    case 'ordered': {
+      // Compared only when both values are valid: an invalid one already has its format issue.
+      const value = (role: HistoryRole) =>
+        kindOf(role) === 'date-time'
+          ? `${field(role)} === undefined ? undefined : parseDateTime(${field(role)})`
+          : `${field(role)} !== undefined && EVENT_ID.test(${field(role)}) ? ${field(role)} : undefined`;
       return [
-        `if (${field(param.name)} !== undefined) {`,
-        `  const patterns = [...new Set(splitTypes(${field(param.name)}))];`,
-        `  query.${key} = expandTypeGlobs(patterns, EVENT_TYPES).filter(isEventType);`,
-        '  query.typePatterns = patterns;',
+        comment,
+        '{',
+        `  const after = ${value(rule.param)};`,
+        `  const before = ${value(rule.before)};`,
+        '  if (after !== undefined && before !== undefined && after > before) {',
+        `    ${add(message)}`,
+        '  }',
         '}',
       ].join('\n');
     }
-    const value =
-      formats.get(param.name) === 'date-time' ? `toDate(${field(param.name)})` : field(param.name);
-    return `if (${field(param.name)} !== undefined) query.${key} = ${value};`;
-  });
-  const rulesLiteral = literal(model.rules);
+    case 'catalog':
+      return [
+        comment,
+        `if (${field(rule.param)} !== undefined) {`,
+        `  for (const item of splitTypes(${field(rule.param)})) {`,
+        '    if (!matchesCatalog(item, types)) {',
+        `      ${add(`unknownTypeMessage(${message}, item)`)}`,
+        '    }',
+        '  }',
+        '}',
+      ].join('\n');
+  }
+}
 
-  return `${generatedHeader('specs/openapi.yaml')}import { z } from 'zod';
-import { compileTypeGlob, expandTypeGlobs } from '../catalog/type-glob.js';
-import { EVENT_TYPES, isEventType, type EventType } from './catalog.js';
+/** The distinct rule lists of `models` (by content), each with the operations that apply it, in first-use order. */
+function ruleSets(models: readonly QueryOperationModel[]): Array<{ rules: QueryRule[]; operations: string[] }> {
+  const sets = new Map<string, { rules: QueryRule[]; operations: string[] }>();
+  for (const model of models) {
+    const key = JSON.stringify(model.rules);
+    const set = sets.get(key) ?? { rules: model.rules, operations: [] };
+    set.operations.push(model.operationId);
+    sets.set(key, set);
+  }
+  return [...sets.values()];
+}
 
-/** The operations (by operationId) whose query these rules govern, sorted. */
-export const QUERY_RULE_OPERATIONS = ${literal(model.operations)} as const;
-
-/** A query parameter that the rules name. */
-export type QueryParam = ${paramUnion};
-
-/** A rule of \`components/x-specstream-query-rules\`. */
-export type QueryRule =
-  | { rule: 'requires'; param: QueryParam; requires: QueryParam; code: string; message: string }
-  | { rule: 'excludes'; param: QueryParam; excludes: QueryParam; code: string; message: string }
-  | { rule: 'ordered'; param: QueryParam; before: QueryParam; code: string; message: string }
-  | { rule: 'format'; param: QueryParam; format: 'date-time' | 'event-id'; code: string; message: string }
-  | { rule: 'catalog'; param: QueryParam; code: string; message: string };
-
-/** The rules as the spec writes them, in the spec's order (for docs and tests; the validator below is generated from them). */
-export const QUERY_RULES = ${rulesLiteral} as const satisfies readonly QueryRule[];
-
-/** A code a query issue carries: a rule's code, or VALIDATION_FAILED for a value that is not a string. */
-export type QueryIssueCode = (typeof QUERY_RULES)[number]['code'] | 'VALIDATION_FAILED';
+const ROLE_INPUT_DOCS: Record<HistoryRole, string> = {
+  types: 'Comma-separated event types; `*` globs (`grant.*`) match within the operation\'s catalog types.',
+  since: 'RFC 3339 time: events logged at or after it.',
+  until: 'RFC 3339 time: events logged at or before it.',
+  since_id: 'Events after this id (exclusive).',
+  until_id: 'Events up to and including this id.',
+  last_event_id: 'The resume point: events after this id; takes precedence over `since`/`since_id`.',
+};
 
 /**
- * The history query as it arrives: raw strings. An empty string is a value (\`since=\` is an
- * invalid timestamp), not an absent parameter. Map the header and polyfill spellings of the
- * resume point (\`Last-Event-ID\`, \`lastEventId\`, \`lastEventID\`) to \`last_event_id\` first.
+ * The query types, valid both in a TypeScript module and in a declaration file: `HistoryRole`,
+ * `QueryOperationId`, `QueryRule`, `HistoryQueryInput`, `HistoryQuery`, `QueryIssue`, `QueryCheck`,
+ * `QueryChecker`. They refer to the module's `EventType` and to zod's `ZodType`.
+ */
+function queryTypes(models: readonly QueryOperationModel[]): string {
+  const operations = models.length === 0 ? 'never' : models.map((model) => quote(model.operationId)).join(' | ');
+  const roles = HISTORY_ROLES.map(quote).join(' | ');
+  return `/** A parameter role the history query reads (\`x-specstream-param\`). */
+export type HistoryRole = ${roles};
+
+/** An operation whose query rules are compiled here: every list, stream and check operation (operationId). */
+export type QueryOperationId = ${operations};
+
+/** A rule of \`x-specstream-query-rules\`, written against parameter roles. */
+export type QueryRule =
+  | { rule: 'requires'; param: HistoryRole; requires: HistoryRole; code: string; message: string }
+  | { rule: 'excludes'; param: HistoryRole; excludes: HistoryRole; code: string; message: string }
+  | { rule: 'ordered'; param: HistoryRole; before: HistoryRole; code: string; message: string }
+  | { rule: 'format'; param: HistoryRole; format: 'date-time' | 'event-id'; code: string; message: string }
+  | { rule: 'catalog'; param: HistoryRole; code: string; message: string };
+
+/**
+ * The history query as it arrives, by role: raw strings. An empty string is a value (\`since=\` is an
+ * invalid timestamp), not an absent parameter. The server gives each role the value of the
+ * operation's first parameter of that role that the request carries (a header before a query alias).
  */
 export interface HistoryQueryInput {
-${inputFields.map((line) => indentAll(line)).join('\n')}
+${HISTORY_ROLES.map((role) => indentAll(`${docComment([ROLE_INPUT_DOCS[role]])}${role}?: string;`)).join('\n')}
 }
 
 /** A valid history query, parsed. */
 export interface HistoryQuery {
-${outputFields.map((line) => indentAll(line)).join('\n')}
+  /** The catalog types \`types\` selects: its globs expanded against the operation's types, in catalog order. */
+  types?: EventType[];
+  /** The items of \`types\` as given (trimmed, de-duplicated, in order). */
+  typePatterns?: string[];
+  /** \`since\`, as the instant it denotes (digits past the millisecond are cut). */
+  since?: Date;
+  /** \`until\`, as the instant it denotes. */
+  until?: Date;
+  sinceId?: string;
+  untilId?: string;
+  /** The resume point. */
+  lastEventId?: string;
 }
 
-/** One broken rule: its code, a sentence, and where (a JSON Pointer such as \`/query/since\`). */
+/** One broken rule: its code, its sentence, and where (a JSON Pointer to the operation's parameter, such as \`/query/since\`). */
 export interface QueryIssue {
   code: string;
   message: string;
   path: string;
 }
 
-/** \`components.schemas.EventId\`. */
-const EVENT_ID = ${regexLiteral(model.eventIdPattern)};
+/** What a checker answers: the parsed query, or every broken rule. */
+export type QueryCheck = { success: true; data: HistoryQuery } | { success: false; issues: QueryIssue[] };
 
-const DATE_TIME = /^(\\d{4})-(\\d{2})-(\\d{2})[Tt](\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d+))?(?:[Zz]|([+\\- ])(\\d{2}):(\\d{2}))$/;
+/** The compiled query rules of one operation. */
+export interface QueryChecker {
+  /**
+   * The rules it applies, as data (for docs and tests; the code above is generated from them): the
+   * engine's format checks of time and id parameters no declared \`format\` rule covers, then the
+   * operation's \`x-specstream-query-rules\` in the spec's order.
+   */
+  readonly rules: readonly QueryRule[];
+  /** The parameter each role is reported under: the operation's first parameter of that role, else the role. */
+  readonly names: Readonly<Record<HistoryRole, string>>;
+  /** The catalog types the operation serves (sorted): \`types\` is matched and expanded against them. */
+  readonly types: readonly EventType[];
+  /**
+   * The zod schema behind \`parse\`: each broken rule is a \`custom\` issue at \`[role]\` whose
+   * \`params.code\` is the rule's code; a value that is not a string is zod's own issue. Unknown keys are ignored.
+   */
+  readonly schema: ZodType<HistoryQuery, HistoryQueryInput>;
+  /**
+   * Checks \`input\` and parses it. On failure every broken rule is reported (\`code\` is the rule's
+   * code, VALIDATION_FAILED for a value that is not a string), format rules first, then
+   * requires/excludes/ordered, then catalog (rule order within each group).
+   */
+  parse(input: HistoryQueryInput): QueryCheck;
+}
+`;
+}
 
-/**
+const PARSE_DATE_TIME_DOC = `/**
  * The instant (ms since the epoch) of an RFC 3339 date-time with \`Z\` or a numeric offset, or
  * undefined when \`value\` is not one, including impossible dates (\`2026-02-30\`, \`2026-13-01\`).
  * Lower-case \`t\` and \`z\` are accepted (RFC 3339 section 5.6), and so is a space in place of the
  * offset's \`+\`, which is what an unencoded \`+\` in a query string decodes to. Fractions of a
  * millisecond are truncated; leap seconds (\`:60\`) are not accepted.
  */
-export function parseDateTime(value: string): number | undefined {
+`;
+
+/**
+ * The query code of a module: the helpers, one \`checkRules<N>\` function per distinct rule list, and
+ * \`queryCheckers\`. Expects \`z\`, \`EVENT_TYPES\` and (in TypeScript) the types of \`queryTypes\`,
+ * \`EventType\` and \`ZodType\` in scope.
+ */
+function queryCode(models: readonly QueryOperationModel[], target: Target): string {
+  const t = annotate(target);
+  const sets = ruleSets(models);
+  const setOf = new Map(sets.flatMap((set, index) => set.operations.map((id) => [id, index + 1] as const)));
+  const parts: string[] = [];
+  parts.push(`/** \`evt_\` + a ULID this server could have issued (first character 0-7; src/store/event-id.ts). */
+const EVENT_ID = ${String(EVENT_ID_PATTERN)};
+
+const DATE_TIME = /^(\\d{4})-(\\d{2})-(\\d{2})[Tt](\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d+))?(?:[Zz]|([+\\- ])(\\d{2}):(\\d{2}))$/;
+
+${PARSE_DATE_TIME_DOC}export function parseDateTime(value${t(': string')})${t(': number | undefined')} {
   const match = DATE_TIME.exec(value);
   if (!match) return undefined;
   const [, y, mo, d, h, mi, s, fraction, sign, oh, om] = match;
@@ -348,78 +326,216 @@ export function parseDateTime(value: string): number | undefined {
   return date.getTime() - offset * 60_000;
 }
 
-function daysInMonth(year: number, month: number): number {
+function daysInMonth(year${t(': number')}, month${t(': number')})${t(': number')} {
   if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-function toDate(value: string): Date {
+function toDate(value${t(': string')})${t(': Date')} {
   return new Date(parseDateTime(value) ?? Number.NaN);
 }
 
+/**
+ * A type glob as a predicate: \`*\` matches any run of characters, dots included; other characters
+ * match themselves. The matching of src/catalog/type-glob.ts (the server's scopes): literal
+ * segments found left to right, never a RegExp, so a client's glob cannot make it backtrack.
+ */
+function compileTypeGlob(pattern${t(': string')})${t(': (type: string) => boolean')} {
+  if (!pattern.includes('*')) return (type) => type === pattern;
+  const segments = pattern.split('*');
+  const prefix = segments[0] ?? '';
+  const suffix = segments[segments.length - 1] ?? '';
+  const middle = segments.slice(1, -1).filter((segment) => segment !== '');
+  const minLength = prefix.length + suffix.length + middle.reduce((sum, segment) => sum + segment.length, 0);
+  return (type) => {
+    if (type.length < minLength || !type.startsWith(prefix) || !type.endsWith(suffix)) return false;
+    let at = prefix.length;
+    const end = type.length - suffix.length;
+    for (const segment of middle) {
+      const found = type.indexOf(segment, at);
+      if (found === -1 || found + segment.length > end) return false;
+      at = found + segment.length;
+    }
+    return true;
+  };
+}
+
 /** The items of a comma list, trimmed; empty items are kept (and rejected by the catalog rule). */
-function splitTypes(value: string): string[] {
+function splitTypes(value${t(': string')})${t(': string[]')} {
   return value.split(',').map((item) => item.trim());
 }
 
-/** True when \`item\` is a catalog type, or a glob that matches at least one. */
-function matchesCatalog(item: string): boolean {
+/** True when \`item\` is one of \`types\`, or a glob that matches at least one. */
+function matchesCatalog(item${t(': string')}, types${t(': readonly string[]')})${t(': boolean')} {
   if (item === '') return false;
   const matches = compileTypeGlob(item);
-  return EVENT_TYPES.some((type) => matches(type));
+  return types.some((type) => matches(type));
 }
 
-function unknownTypeMessage(message: string, item: string): string {
+function unknownTypeMessage(message${t(': string')}, item${t(': string')})${t(': string')} {
   if (item === '') return \`\${message} (an empty item)\`;
   const shown = item.length > 128 ? \`\${item.slice(0, 128)}...\` : item;
   return \`\${message}: \${shown}\`;
 }
 
-function addIssue(ctx: z.RefinementCtx, param: QueryParam, code: string, message: string): void {
-  ctx.addIssue({ code: 'custom', message, path: [param], params: { code } });
+/** The JSON Pointer of an issue at \`path\` (\`[role]\`): \`/query/<the operation's parameter of that role>\`. */
+function pointer(path${t(': ReadonlyArray<PropertyKey>')}, names${t(': Readonly<Record<string, string>>')})${t(': string')} {
+  return ['/query', ...path.map((key) => (names[String(key)] ?? String(key)).replace(/~/g, '~0').replace(/\\//g, '~1'))].join('/');
 }
-
+${t(`
+/** Reports one broken rule: the role of the parameter that broke it, the rule's code and its message. */
+type AddIssue = (role: HistoryRole, code: string, message: string) => void;
+`)}
 const historyQueryInput = z.object({
-${model.params.map((param) => `  ${propertyKey(param.name)}: z.string().optional(),`).join('\n')}
+${HISTORY_ROLES.map((role) => `  ${role}: z.string().optional(),`).join('\n')}
 });
+`);
 
-/**
- * Validates and parses a history query. Each issue of a broken rule is a zod \`custom\` issue
- * whose \`params.code\` is the rule's code; issues come in this order: format rules, then
- * requires/excludes/ordered, then catalog (spec order within each group). Unknown keys are ignored.
- */
-export const historyQuerySchema: z.ZodType<HistoryQuery, HistoryQueryInput> = historyQueryInput
-  .superRefine((input, ctx) => {
-${ordered.map((rule) => indentAll(ruleCode(rule, formats), '    ')).join('\n')}
-  })
-  .transform((input): HistoryQuery => {
-    const query: HistoryQuery = {};
-${transform.map((line) => indentAll(line, '    ')).join('\n')}
-    return query;
+  sets.forEach((set, index) => {
+    const n = index + 1;
+    const ordered = set.rules
+      .map((rule, position) => ({ rule, position }))
+      .sort((a, b) => GROUP[a.rule.rule] - GROUP[b.rule.rule] || a.position - b.position)
+      .map(({ rule }) => rule);
+    const used = set.operations.map((id) => `\`${id}\``).join(', ');
+    parts.push(`/** The rules of ${used}. */
+const rules${n} = ${literal(set.rules)}${t(' as const satisfies readonly QueryRule[]')};
+
+/** Checks \`rules${n}\`: format rules first, then requires/excludes/ordered, then catalog (rule order within each group). */
+function checkRules${n}(input${t(': HistoryQueryInput')}, types${t(': readonly string[]')}, add${t(': AddIssue')})${t(': void')} {
+${ordered.length === 0 ? '  // No rule, and no time or id parameter to check.' : ordered.map((rule) => indentAll(ruleCode(rule))).join('\n')}
+}
+`);
   });
 
-function pointer(path: ReadonlyArray<PropertyKey>): string {
-  return ['/query', ...path.map((key) => String(key).replace(/~/g, '~0').replace(/\\//g, '~1'))].join('/');
+  const roleNames = `/** Each role reported under its own name (an operation whose parameters are named after their roles). */
+const ROLE_NAMES${t(': Readonly<Record<HistoryRole, string>>')} = Object.freeze(${literal(Object.fromEntries(HISTORY_ROLES.map((role) => [role, role])))});
+
+`;
+  parts.push(`/** An input every rule accepted, parsed; \`types\` expanded against the operation's types. */
+function parsedQuery(input${t(': HistoryQueryInput')}, types${t(': readonly EventType[]')})${t(': HistoryQuery')} {
+  const query${t(': HistoryQuery')} = {};
+  if (input.types !== undefined) {
+    const patterns = [...new Set(splitTypes(input.types))];
+    const matchers = patterns.map(compileTypeGlob);
+    query.types = types.filter((type) => matchers.some((matches) => matches(type)));
+    query.typePatterns = patterns;
+  }
+  if (input.since !== undefined) query.since = toDate(input.since);
+  if (input.until !== undefined) query.until = toDate(input.until);
+  if (input.since_id !== undefined) query.sinceId = input.since_id;
+  if (input.until_id !== undefined) query.untilId = input.until_id;
+  if (input.last_event_id !== undefined) query.lastEventId = input.last_event_id;
+  return query;
+}
+
+/** The checker of one operation: \`check\` (its compiled rules) over \`historyQueryInput\`, issues named by \`names\`. */
+function queryChecker(
+  rules${t(': readonly QueryRule[]')},
+  check${t(': (input: HistoryQueryInput, types: readonly string[], add: AddIssue) => void')},
+  names${t(': Readonly<Record<HistoryRole, string>>')},
+  types${t(': readonly EventType[]')},
+)${t(': QueryChecker')} {
+  const schema${t(': ZodType<HistoryQuery, HistoryQueryInput>')} = historyQueryInput
+    .superRefine((input, ctx) => {
+      check(input, types, (role, code, message) => ctx.addIssue({ code: 'custom', message, path: [role], params: { code } }));
+    })
+    .transform((input) => parsedQuery(input, types));
+  return {
+    rules,
+    names,
+    types,
+    schema,
+    parse(input) {
+      const result = schema.safeParse(input);
+      if (result.success) return { success: true, data: result.data };
+      return {
+        success: false,
+        issues: result.error.issues.map((issue) => ({
+          code: issue.code === 'custom' && typeof issue.params?.code === 'string' ? issue.params.code : 'VALIDATION_FAILED',
+          message: issue.message,
+          path: pointer(issue.path, names),
+        })),
+      };
+    },
+  };
+}
+
+${models.some(namedAfterRoles) ? roleNames : ''}/** The compiled query rules of every list, stream and check operation, by operationId (sorted). */
+export const queryCheckers${t(': Readonly<Record<QueryOperationId, QueryChecker>>')} = Object.freeze({
+${models.map((model) => indentAll(checkerEntry(model, setOf.get(model.operationId)!, target))).join('\n')}
+});
+`);
+  return parts.join('\n');
+}
+
+function namedAfterRoles(model: QueryOperationModel): boolean {
+  return HISTORY_ROLES.every((role) => model.names[role] === role);
+}
+
+/** One entry of `queryCheckers`: the operation's checker from its rule set `n`, its names and its types. */
+function checkerEntry(model: QueryOperationModel, n: number, target: Target): string {
+  const names = namedAfterRoles(model) ? 'ROLE_NAMES' : literal(model.names);
+  return `${propertyKey(model.operationId)}: queryChecker(rules${n}, checkRules${n}, ${names}, ${typesOf(model, target)}),`;
+}
+
+/** The operation's types as an expression: `EVENT_TYPES`, or its frozen list. */
+function typesOf(model: QueryOperationModel, target: Target): string {
+  if (!model.types) return 'EVENT_TYPES';
+  return `Object.freeze${annotate(target)('<EventType[]>')}(${literal(model.types)})`;
+}
+
+/** A bundle's `index.js` part: the query code without annotations. */
+export function emitBundleQueryJs(models: readonly QueryOperationModel[]): string {
+  return `// History query rules (x-specstream-query-rules), compiled per operation.\n\n${queryCode(models, 'js')}`;
+}
+
+/** A bundle's `index.d.ts` part: the query types and the declarations of what `emitBundleQueryJs` exports. */
+export function emitBundleQueryDts(models: readonly QueryOperationModel[]): string {
+  return `// History query rules (x-specstream-query-rules), compiled per operation.
+
+${queryTypes(models)}
+${PARSE_DATE_TIME_DOC}export declare function parseDateTime(value: string): number | undefined;
+
+/** The compiled query rules of every list, stream and check operation, by operationId (sorted). */
+export declare const queryCheckers: Readonly<Record<QueryOperationId, QueryChecker>>;
+`;
 }
 
 /**
- * Checks a history query against the spec's rules. On failure, every broken rule is reported
- * (\`code\` is the rule's code, \`path\` e.g. \`/query/since\`), in the order of \`historyQuerySchema\`.
+ * The native bundle's src/generated/query.ts: the query code every bundle gets, plus the native
+ * names of the one rule set its operations share (`QUERY_RULES`, `historyQuerySchema`,
+ * `parseHistoryQuery`). Throws when the native operations do not share one rule set.
  */
-export function parseHistoryQuery(
-  input: HistoryQueryInput,
-): { success: true; data: HistoryQuery } | { success: false; issues: QueryIssue[] } {
-  const result = historyQuerySchema.safeParse(input);
-  if (result.success) return { success: true, data: result.data };
-  return {
-    success: false,
-    issues: result.error.issues.map((issue) => ({
-      code:
-        issue.code === 'custom' && typeof issue.params?.code === 'string' ? issue.params.code : 'VALIDATION_FAILED',
-      message: issue.message,
-      path: pointer(issue.path),
-    })),
-  };
+export function emitNativeQuery(models: readonly QueryOperationModel[]): string {
+  const sets = ruleSets(models);
+  const governed = models.filter((model) => model.declared).map((model) => model.operationId);
+  if (sets.length !== 1 || governed.length !== models.length) {
+    throw new Error(
+      'specs/openapi.yaml: every list, stream and check operation of the native bundle refers to the same x-specstream-query-rules, which format-check every time and id parameter',
+    );
+  }
+  const first = models[0]!.operationId;
+  return `${generatedHeader('specs/openapi.yaml')}import { z, type ZodType } from 'zod';
+import { EVENT_TYPES, type EventType } from './catalog.js';
+
+${queryTypes(models)}
+${queryCode(models, 'ts')}
+/** The operations (by operationId) whose query the spec's rules govern, sorted. */
+export const QUERY_RULE_OPERATIONS = ${literal(governed)} as const;
+
+/** The rules as the spec writes them (\`components/x-specstream-query-rules\`), in the spec's order: the one set every operation above refers to. */
+export const QUERY_RULES = rules1;
+
+/** A code a query issue carries: a rule's code, or VALIDATION_FAILED for a value that is not a string. */
+export type QueryIssueCode = (typeof QUERY_RULES)[number]['code'] | 'VALIDATION_FAILED';
+
+/** Validates and parses a native history query (\`QueryChecker.schema\` of every native operation). */
+export const historyQuerySchema: ZodType<HistoryQuery, HistoryQueryInput> = queryCheckers[${quote(first)}].schema;
+
+/** Checks a native history query against the spec's rules (\`QueryChecker.parse\` of every native operation). */
+export function parseHistoryQuery(input: HistoryQueryInput): QueryCheck {
+  return queryCheckers[${quote(first)}].parse(input);
 }
 `;
 }

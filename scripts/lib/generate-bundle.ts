@@ -15,9 +15,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ZodType } from 'zod';
 import { BundleError, type BundleProblem } from '../../src/bundle/bundle-error.js';
 import { bundleHashOf } from '../../src/bundle/bundle-hash.js';
+import type { Bundle } from '../../src/bundle/bundle.js';
 import { loadBundle } from '../../src/bundle/load-bundle.js';
 import { pointerOf, readBundleCatalog, type BundleCatalog } from './bundle-catalog.js';
 import { emitBundleDts, emitBundleJs } from './emit-bundle.js';
+import { queryModelOf } from './emit-query.js';
 import { generatedHeader } from './header.js';
 import { SchemaError } from './json-schema.js';
 
@@ -49,20 +51,19 @@ export function shownBundleDir(dir: string): string {
 }
 
 /**
- * The server's loader's verdict on the bundle: its problems, with each file renamed to `shown`'s
- * (the loader names files relative to the working directory). A failure that is not a
- * BundleError is a bug in the loader; it is reported as one line all the same.
+ * The server's loader's verdict on the bundle: the loaded bundle, or its problems with each file
+ * renamed to `shown`'s (the loader names files relative to the working directory). A failure that
+ * is not a BundleError is a bug in the loader; it is reported as one line all the same.
  */
-function loaderProblems(dir: string, shown: string): BundleProblem[] {
+function loadForCodegen(dir: string, shown: string): { bundle?: Bundle; problems: BundleProblem[] } {
   try {
-    loadBundle(dir);
-    return [];
+    return { bundle: loadBundle(dir), problems: [] };
   } catch (error) {
     if (!(error instanceof BundleError)) {
       const text = error instanceof Error ? error.message.split('\n')[0] : String(error);
-      return [{ file: `${shown}/openapi.yaml`, pointer: '', message: `the bundle loader failed (a Specstream bug, please report it): ${text}` }];
+      return { problems: [{ file: `${shown}/openapi.yaml`, pointer: '', message: `the bundle loader failed (a Specstream bug, please report it): ${text}` }] };
     }
-    return error.problems.map((problem) => ({ ...problem, file: `${shown}/${basename(problem.file)}` }));
+    return { problems: error.problems.map((problem) => ({ ...problem, file: `${shown}/${basename(problem.file)}` })) };
   }
 }
 
@@ -108,7 +109,8 @@ async function exampleProblems(js: string, model: BundleCatalog, file: string): 
 
 /**
  * Checks the bundle in `dir` and renders its generated files: `index.d.ts` and `index.js` (name ->
- * content). Writes nothing. Rejects with a `BundleError` listing every problem: the loader's (files
+ * content): the catalog's validators and the query checkers of its list, stream and check
+ * operations (its `x-specstream-query-rules`, compiled). Writes nothing. Rejects with a `BundleError` listing every problem: the loader's (files
  * missing or not YAML, unknown or misplaced `x-specstream-*` keywords and values, operations
  * without a role, catalog messages without an object payload schema, ...) and codegen's (AsyncAPI
  * schema errors, catalog types without an example, examples that do not validate, JSON Schema the
@@ -120,7 +122,8 @@ async function exampleProblems(js: string, model: BundleCatalog, file: string): 
 export async function generateBundleFiles(dir: string, options: BundleGenerateOptions = {}): Promise<Map<string, string>> {
   const shown = options.shownDir ?? shownBundleDir(dir);
   const files = { openapi: `${shown}/openapi.yaml`, asyncapi: `${shown}/asyncapi.yaml` };
-  const problems = loaderProblems(dir, shown);
+  const loaded = loadForCodegen(dir, shown);
+  const problems: BundleProblem[] = [...loaded.problems];
   const [openapiBytes, asyncapiBytes] = await Promise.all(
     (['openapi.yaml', 'asyncapi.yaml'] as const).map((name) => readFile(join(dir, name)).catch(() => undefined)),
   );
@@ -131,15 +134,16 @@ export async function generateBundleFiles(dir: string, options: BundleGenerateOp
   const named = new Set(problems.map((problem) => `${problem.file}#${problem.pointer}`));
   problems.push(...read.problems.filter((problem) => !named.has(`${problem.file}#${problem.pointer}`)));
   const model = read.catalog;
-  if (problems.length > 0 || !model) throw new BundleError(problems);
+  if (problems.length > 0 || !model || !loaded.bundle) throw new BundleError(problems);
+  const queries = queryModelOf(loaded.bundle);
 
   const header = generatedHeader(`${files.asyncapi} and ${files.openapi}`, `specstream generate --specs ${shown}`);
   const hash = bundleHashOf(openapiBytes, asyncapiBytes);
   let js: string;
   let dts: string;
   try {
-    js = emitBundleJs(model, hash, header);
-    dts = emitBundleDts(model, header);
+    js = emitBundleJs(model, queries, hash, header);
+    dts = emitBundleDts(model, queries, header);
   } catch (error) {
     if (error instanceof SchemaError) {
       throw new BundleError([{ file: files.asyncapi, pointer: error.path, message: error.reason }]);

@@ -27,12 +27,22 @@ export const OPERATION_ROLES = [
 ] as const;
 export type OperationRole = (typeof OPERATION_ROLES)[number];
 
+/**
+ * The roles whose operations read a history query (`types`, `since`, ..., the resume point): each
+ * such operation has a compiled checker in the bundle's generated `queryCheckers`.
+ */
+export const QUERY_OPERATION_ROLES = ['list', 'stream-sse', 'stream-ws', 'check-stream'] as const satisfies readonly OperationRole[];
+
 /** What an operation needs of the caller. */
 export type Permission = 'public' | 'read' | 'write' | 'admin';
 
 /** What a parameter means (`x-specstream-param`). */
 export const PARAM_ROLES = ['types', 'since', 'until', 'since_id', 'until_id', 'last_event_id', 'token', 'limit', 'cursor', 'id'] as const;
 export type ParamRole = (typeof PARAM_ROLES)[number];
+
+/** The roles the history query reads and its rules are written against (limit and cursor belong to the list handler). */
+export const HISTORY_ROLES = ['types', 'since', 'until', 'since_id', 'until_id', 'last_event_id'] as const;
+export type HistoryRole = (typeof HISTORY_ROLES)[number];
 
 /** A parameter of an operation with its role (undefined: an ordinary parameter the engine ignores). */
 export interface BundleParam {
@@ -68,6 +78,12 @@ export interface BundleOperation {
   anonymous: boolean;
   /** True when `security` lists an empty requirement `{}` beside others: credentials are optional. */
   optionalAuth: boolean;
+  /**
+   * The operation's `x-specstream-query-rules` (a `$ref` resolved), in the spec's order; empty when
+   * it declares none. Codegen compiles them into the bundle's `queryCheckers`; the server runs
+   * the generated checker, never these.
+   */
+  queryRules: readonly QueryRule[];
 }
 
 /** The bundle's scope names (`x-specstream-scopes`). */
@@ -79,13 +95,16 @@ export interface ScopeNames {
   separator: string;
 }
 
-/** A rule between query parameters (`x-specstream-query-rules`), written against parameter roles. */
+/**
+ * A rule between query parameters (`x-specstream-query-rules`), written against parameter roles:
+ * the generator's input (scripts/lib/emit-query.ts), which emits the same type as `QueryRule`.
+ */
 export type QueryRule =
-  | { rule: 'requires'; param: ParamRole; requires: ParamRole; code: string; message: string }
-  | { rule: 'excludes'; param: ParamRole; excludes: ParamRole; code: string; message: string }
-  | { rule: 'ordered'; param: ParamRole; before: ParamRole; code: string; message: string }
-  | { rule: 'format'; param: ParamRole; format: 'date-time' | 'event-id'; code: string; message: string }
-  | { rule: 'catalog'; param: ParamRole; code: string; message: string };
+  | { rule: 'requires'; param: HistoryRole; requires: HistoryRole; code: string; message: string }
+  | { rule: 'excludes'; param: HistoryRole; excludes: HistoryRole; code: string; message: string }
+  | { rule: 'ordered'; param: HistoryRole; before: HistoryRole; code: string; message: string }
+  | { rule: 'format'; param: HistoryRole; format: 'date-time' | 'event-id'; code: string; message: string }
+  | { rule: 'catalog'; param: HistoryRole; code: string; message: string };
 
 /** How errors become bodies (`x-specstream-errors`). */
 export interface ErrorStyle {
@@ -171,7 +190,6 @@ export interface Bundle {
   catalog: readonly CatalogType[];
   /** Channels by kind (at most one of each: the bundle's SSE and WebSocket streams). */
   channels: { sse?: StreamChannel; ws?: StreamChannel };
-  queryRules: readonly QueryRule[];
   /** `specstream.yaml` of the bundle: configuration defaults. */
   defaults: JsonObject;
 }

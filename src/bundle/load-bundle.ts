@@ -14,6 +14,7 @@ import type {
   EnvelopeSpec,
   ErrorStyle,
   FrameTemplate,
+  HistoryRole,
   OperationRole,
   ParamRole,
   Permission,
@@ -24,7 +25,7 @@ import type {
   StreamChannel,
   WsFrameSpec,
 } from './bundle.js';
-import { OPERATION_ROLES, PARAM_ROLES } from './bundle.js';
+import { HISTORY_ROLES, OPERATION_ROLES, PARAM_ROLES } from './bundle.js';
 import { compileTypeGlob } from '../catalog/type-glob.js';
 import { BundleError, pointerTo, ProblemList } from './bundle-error.js';
 import { compileFieldMap, type SourceGroup } from './field-map.js';
@@ -150,7 +151,6 @@ function buildBundle(dir: string, openapiDoc: YamlDocument, asyncapiDoc: YamlDoc
   const errors = readErrors(openapiDoc, oa);
   const envelope = readEnvelope(asyncapiDoc, catalog, aa);
   const channels = readChannels(asyncapiDoc, operations, typeNames, aa);
-  const queryRules = readQueryRules(openapiDoc, operations, oa);
 
   if (oa.problems.length > 0) throw new BundleError(oa.problems);
   const info = isObject(openapiDoc.root.info) ? openapiDoc.root.info : {};
@@ -168,7 +168,6 @@ function buildBundle(dir: string, openapiDoc: YamlDocument, asyncapiDoc: YamlDoc
     envelope,
     catalog,
     channels,
-    queryRules,
     defaults: defaultsDoc?.root ?? {},
   };
 }
@@ -216,6 +215,7 @@ function readOperations(
   const operations: BundleOperation[] = [];
   const paths = isObject(doc.root.paths) ? doc.root.paths : {};
   const operationIds = new Set<string>();
+  const readRules = new Map<string, QueryRule[]>();
   for (const [path, rawItem] of Object.entries(paths)) {
     const itemPointer = pointerTo('/paths', path);
     const { node: item } = doc.deref(rawItem, itemPointer, (p, m) => problems.add(p, m));
@@ -255,6 +255,7 @@ function readOperations(
         schemes: security.schemes,
         anonymous: security.anonymous,
         optionalAuth: security.optional,
+        queryRules: readQueryRules(doc, op['x-specstream-query-rules'], `${at}/x-specstream-query-rules`, readRules, problems),
       });
     }
   }
@@ -400,43 +401,92 @@ function readErrors(doc: YamlDocument, problems: ProblemList): ErrorStyle {
   return style;
 }
 
-function readQueryRules(doc: YamlDocument, operations: readonly BundleOperation[], problems: ProblemList): QueryRule[] {
-  // The rules may be written once under components and referenced from each operation; the
-  // first operation that has them defines them for the bundle (they are one set by design).
-  const paths = isObject(doc.root.paths) ? doc.root.paths : {};
-  for (const op of operations) {
-    const item = paths[op.path];
-    const raw = isObject(item) && isObject(item[op.method]) ? (item[op.method] as JsonObject)['x-specstream-query-rules'] : undefined;
-    if (raw === undefined) continue;
-    const at = pointerTo('/paths', op.path, op.method, 'x-specstream-query-rules');
-    const { node, pointer } = doc.deref(raw, at, (p, m) => problems.add(p, m));
-    return parseRules(node, pointer, problems);
-  }
-  return [];
+/** Roles whose values are RFC 3339 times, and roles whose values are event ids. */
+const TIME_ROLES: readonly HistoryRole[] = ['since', 'until'];
+const ID_ROLES: readonly HistoryRole[] = ['since_id', 'until_id', 'last_event_id'];
+const ROLES_EXPECTED = `a history parameter role (${HISTORY_ROLES.join(', ')})`;
+
+function isHistoryRole(value: unknown): value is HistoryRole {
+  return typeof value === 'string' && (HISTORY_ROLES as readonly string[]).includes(value);
 }
 
-function parseRules(node: unknown, pointer: string, problems: ProblemList): QueryRule[] {
+/**
+ * An operation's `x-specstream-query-rules` (usually `{$ref: '#/components/x-specstream-query-rules'}`),
+ * each rule checked against the roles it names, so that what codegen compiles cannot contradict
+ * the engine (a `format` other than its role's, an `ordered` rule between a time and an id, ...).
+ * `read` holds the lists already read, by pointer: a shared list is checked (and its problems
+ * reported) once.
+ */
+function readQueryRules(doc: YamlDocument, raw: unknown, at: string, read: Map<string, QueryRule[]>, problems: ProblemList): QueryRule[] {
+  if (raw === undefined) return [];
+  const { node, pointer } = doc.deref(raw, at, (p, m) => problems.add(p, m));
+  const known = read.get(pointer);
+  if (known) return known;
+  const rules: QueryRule[] = [];
+  read.set(pointer, rules);
   if (!Array.isArray(node)) {
     problems.add(pointer, 'expected a list of rules');
-    return [];
+    return rules;
   }
-  const rules: QueryRule[] = [];
-  const isRole = (value: unknown): value is ParamRole => typeof value === 'string' && (PARAM_ROLES as readonly string[]).includes(value);
-  node.forEach((rule, index) => {
-    const at = `${pointer}/${index}`;
-    if (!isObject(rule) || typeof rule.code !== 'string' || typeof rule.message !== 'string' || !isRole(rule.param)) {
-      problems.add(at, 'expected {rule, param (a parameter role), code, message, ...}');
-      return;
-    }
-    const base = { param: rule.param, code: rule.code, message: rule.message };
-    if (rule.rule === 'requires' && isRole(rule.requires)) rules.push({ rule: 'requires', requires: rule.requires, ...base });
-    else if (rule.rule === 'excludes' && isRole(rule.excludes)) rules.push({ rule: 'excludes', excludes: rule.excludes, ...base });
-    else if (rule.rule === 'ordered' && isRole(rule.before)) rules.push({ rule: 'ordered', before: rule.before, ...base });
-    else if (rule.rule === 'format' && (rule.format === 'date-time' || rule.format === 'event-id')) rules.push({ rule: 'format', format: rule.format, ...base });
-    else if (rule.rule === 'catalog') rules.push({ rule: 'catalog', ...base });
-    else problems.add(at, 'expected rule requires (with requires), excludes (with excludes), ordered (with before), format (date-time|event-id) or catalog');
+  node.forEach((raw, index) => {
+    const rule = readQueryRule(raw, `${pointer}/${index}`, problems);
+    if (rule) rules.push(rule);
   });
   return rules;
+}
+
+function readQueryRule(rule: unknown, at: string, problems: ProblemList): QueryRule | undefined {
+  if (!isObject(rule)) {
+    problems.add(at, 'expected {rule, param, code, message, ...}');
+    return undefined;
+  }
+  const expected = (key: string, what: string): undefined => {
+    problems.add(`${at}/${key}`, `expected ${what}`);
+    return undefined;
+  };
+  const { param, code, message } = rule;
+  const validParam = isHistoryRole(param);
+  const validCode = typeof code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(code);
+  const validMessage = typeof message === 'string' && message !== '';
+  if (!validParam) expected('param', ROLES_EXPECTED);
+  if (!validCode) expected('code', 'an UPPER_SNAKE error code');
+  if (!validMessage) expected('message', 'a non-empty message (the 400 answer says it)');
+  if (!validParam || !validCode || !validMessage) return undefined;
+  const other = (key: 'requires' | 'excludes' | 'before'): HistoryRole | undefined => {
+    const value = rule[key];
+    return isHistoryRole(value) ? value : expected(key, ROLES_EXPECTED);
+  };
+  const kindOf = (role: HistoryRole) => (TIME_ROLES.includes(role) ? 'date-time' : ID_ROLES.includes(role) ? 'event-id' : undefined);
+  switch (rule.rule) {
+    // Keys in the spec's order, so that the generated rules read like the spec.
+    case 'requires': {
+      const requires = other('requires');
+      return requires ? { rule: 'requires', param, requires, code, message } : undefined;
+    }
+    case 'excludes': {
+      const excludes = other('excludes');
+      return excludes ? { rule: 'excludes', param, excludes, code, message } : undefined;
+    }
+    case 'ordered': {
+      const before = other('before');
+      if (!before) return undefined;
+      if (kindOf(param) === undefined || kindOf(param) !== kindOf(before)) {
+        return expected('before', `a role of the same kind as ${param} (two of ${TIME_ROLES.join(', ')}, or two of ${ID_ROLES.join(', ')})`);
+      }
+      return { rule: 'ordered', param, before, code, message };
+    }
+    case 'format': {
+      const format = kindOf(param);
+      if (format === undefined) return expected('param', `one of ${[...TIME_ROLES, ...ID_ROLES].join(', ')} (a format rule checks a time or an event id)`);
+      if (rule.format !== format) return expected('format', `${format}, the format of ${param}`);
+      return { rule: 'format', param, format, code, message };
+    }
+    case 'catalog':
+      if (param !== 'types') return expected('param', 'types (a catalog rule checks the types parameter)');
+      return { rule: 'catalog', param, code, message };
+    default:
+      return expected('rule', 'requires (with requires), excludes (with excludes), ordered (with before), format (date-time|event-id) or catalog');
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

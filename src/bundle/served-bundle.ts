@@ -1,6 +1,7 @@
 /**
- * A bundle ready to serve: the loaded documents, the catalog with its generated validators, the
- * compiled envelope and one encoder per stream channel. Built once at start.
+ * A bundle ready to serve: the loaded documents, its generated code (the catalog's validators and
+ * the operations' query checkers), the compiled envelope and one encoder per stream channel.
+ * Built once at start.
  */
 import { resolve } from 'node:path';
 import type { WireEncoder } from '../stream/wire-encoder.js';
@@ -8,22 +9,34 @@ import { createSseEncoder } from '../stream/sse-encoder.js';
 import { createWsEncoder } from '../stream/ws-encoder.js';
 import type { Bundle, BundleOperation } from './bundle.js';
 import { compileEnvelope, type EnvelopeEncoder } from './envelope.js';
-import { loadEventCatalog, type EventCatalog } from './event-catalog.js';
+import type { QueryChecker } from '../generated/query.js';
+import { eventCatalogOf, type EventCatalog } from './event-catalog.js';
+import { loadGeneratedCode } from './generated-code.js';
 import { loadBundle, NATIVE_BUNDLE_DIR } from './load-bundle.js';
 
 export interface ServedBundle {
   bundle: Bundle;
   catalog: EventCatalog;
+  /**
+   * The generated query checker of each list, stream and check operation, by operationId: the
+   * bundle's `x-specstream-query-rules` compiled by `specstream generate` (src/generated/query.ts
+   * for the native bundle). Every such operation has one (`loadGeneratedCode` refuses code without).
+   */
+  queryCheckers: Readonly<Record<string, QueryChecker>>;
   envelope: EnvelopeEncoder;
   encoders: { sse?: WireEncoder; ws?: WireEncoder };
   /** The first operation with `role`, if the bundle has one. */
   operation(role: BundleOperation['role']): BundleOperation | undefined;
 }
 
-/** Loads and compiles the bundle in `dir` (empty or undefined: the native `specs/`). Throws BundleError. */
+/**
+ * Loads and compiles the bundle in `dir` (empty or undefined: the native `specs/`). Throws
+ * BundleError for a bad bundle and for generated code that is missing or stale.
+ */
 export async function openServedBundle(dir?: string): Promise<ServedBundle> {
   const bundle = loadBundle(dir ? resolve(dir) : NATIVE_BUNDLE_DIR);
-  const catalog = await loadEventCatalog(bundle);
+  const generated = await loadGeneratedCode(bundle);
+  const catalog = eventCatalogOf(generated);
   const envelope = compileEnvelope(bundle.envelope);
   const encoders: ServedBundle['encoders'] = {};
   if (bundle.channels.sse) encoders.sse = createSseEncoder(bundle.channels.sse, envelope);
@@ -31,6 +44,7 @@ export async function openServedBundle(dir?: string): Promise<ServedBundle> {
   return {
     bundle,
     catalog,
+    queryCheckers: generated.queryCheckers,
     envelope,
     encoders,
     operation: (role) => bundle.operations.find((op) => op.role === role),

@@ -2,7 +2,8 @@
 // Do not edit it by hand: change the spec and run `npm run generate`.
 
 /** sha256 (hex) of openapi.yaml, a NUL byte and asyncapi.yaml: the bundle this code was generated from. */
-export const BUNDLE_HASH: string = '21799c982b2613f2695d2cd971d6d9c2bd76d8f78eb6a0268a604556d60bfafc';
+export const BUNDLE_HASH: string = '4d6a9b02196104a0a0cf26982fda5c97e36575e6d09cba99458770b1b0044d76';
 
 export { catalog, EVENT_TYPES, type CatalogEntry, type EventType } from './catalog.js';
 export { eventDataSchemas, type EventDataMap } from './events.js';
+export { queryCheckers, type QueryChecker, type QueryOperationId } from './query.js';

@@ -82,3 +82,102 @@ export interface CatalogEntry {
 
 /** The catalog, keyed by event type (keys sorted). */
 export declare const catalog: { readonly [K in EventType]: CatalogEntry };
+
+// History query rules (x-specstream-query-rules), compiled per operation.
+
+/** A parameter role the history query reads (`x-specstream-param`). */
+export type HistoryRole = 'types' | 'since' | 'until' | 'since_id' | 'until_id' | 'last_event_id';
+
+/** An operation whose query rules are compiled here: every list, stream and check operation (operationId). */
+export type QueryOperationId = 'listAdminActions' | 'subscribeToAdminActionSSE';
+
+/** A rule of `x-specstream-query-rules`, written against parameter roles. */
+export type QueryRule =
+  | { rule: 'requires'; param: HistoryRole; requires: HistoryRole; code: string; message: string }
+  | { rule: 'excludes'; param: HistoryRole; excludes: HistoryRole; code: string; message: string }
+  | { rule: 'ordered'; param: HistoryRole; before: HistoryRole; code: string; message: string }
+  | { rule: 'format'; param: HistoryRole; format: 'date-time' | 'event-id'; code: string; message: string }
+  | { rule: 'catalog'; param: HistoryRole; code: string; message: string };
+
+/**
+ * The history query as it arrives, by role: raw strings. An empty string is a value (`since=` is an
+ * invalid timestamp), not an absent parameter. The server gives each role the value of the
+ * operation's first parameter of that role that the request carries (a header before a query alias).
+ */
+export interface HistoryQueryInput {
+  /** Comma-separated event types; `*` globs (`grant.*`) match within the operation's catalog types. */
+  types?: string;
+  /** RFC 3339 time: events logged at or after it. */
+  since?: string;
+  /** RFC 3339 time: events logged at or before it. */
+  until?: string;
+  /** Events after this id (exclusive). */
+  since_id?: string;
+  /** Events up to and including this id. */
+  until_id?: string;
+  /** The resume point: events after this id; takes precedence over `since`/`since_id`. */
+  last_event_id?: string;
+}
+
+/** A valid history query, parsed. */
+export interface HistoryQuery {
+  /** The catalog types `types` selects: its globs expanded against the operation's types, in catalog order. */
+  types?: EventType[];
+  /** The items of `types` as given (trimmed, de-duplicated, in order). */
+  typePatterns?: string[];
+  /** `since`, as the instant it denotes (digits past the millisecond are cut). */
+  since?: Date;
+  /** `until`, as the instant it denotes. */
+  until?: Date;
+  sinceId?: string;
+  untilId?: string;
+  /** The resume point. */
+  lastEventId?: string;
+}
+
+/** One broken rule: its code, its sentence, and where (a JSON Pointer to the operation's parameter, such as `/query/since`). */
+export interface QueryIssue {
+  code: string;
+  message: string;
+  path: string;
+}
+
+/** What a checker answers: the parsed query, or every broken rule. */
+export type QueryCheck = { success: true; data: HistoryQuery } | { success: false; issues: QueryIssue[] };
+
+/** The compiled query rules of one operation. */
+export interface QueryChecker {
+  /**
+   * The rules it applies, as data (for docs and tests; the code above is generated from them): the
+   * engine's format checks of time and id parameters no declared `format` rule covers, then the
+   * operation's `x-specstream-query-rules` in the spec's order.
+   */
+  readonly rules: readonly QueryRule[];
+  /** The parameter each role is reported under: the operation's first parameter of that role, else the role. */
+  readonly names: Readonly<Record<HistoryRole, string>>;
+  /** The catalog types the operation serves (sorted): `types` is matched and expanded against them. */
+  readonly types: readonly EventType[];
+  /**
+   * The zod schema behind `parse`: each broken rule is a `custom` issue at `[role]` whose
+   * `params.code` is the rule's code; a value that is not a string is zod's own issue. Unknown keys are ignored.
+   */
+  readonly schema: ZodType<HistoryQuery, HistoryQueryInput>;
+  /**
+   * Checks `input` and parses it. On failure every broken rule is reported (`code` is the rule's
+   * code, VALIDATION_FAILED for a value that is not a string), format rules first, then
+   * requires/excludes/ordered, then catalog (rule order within each group).
+   */
+  parse(input: HistoryQueryInput): QueryCheck;
+}
+
+/**
+ * The instant (ms since the epoch) of an RFC 3339 date-time with `Z` or a numeric offset, or
+ * undefined when `value` is not one, including impossible dates (`2026-02-30`, `2026-13-01`).
+ * Lower-case `t` and `z` are accepted (RFC 3339 section 5.6), and so is a space in place of the
+ * offset's `+`, which is what an unencoded `+` in a query string decodes to. Fractions of a
+ * millisecond are truncated; leap seconds (`:60`) are not accepted.
+ */
+export declare function parseDateTime(value: string): number | undefined;
+
+/** The compiled query rules of every list, stream and check operation, by operationId (sorted). */
+export declare const queryCheckers: Readonly<Record<QueryOperationId, QueryChecker>>;

@@ -153,3 +153,315 @@ export const catalog = {
     },
   },
 };
+
+// History query rules (x-specstream-query-rules), compiled per operation.
+
+/** `evt_` + a ULID this server could have issued (first character 0-7; src/store/event-id.ts). */
+const EVENT_ID = /^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
+
+const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+\- ])(\d{2}):(\d{2}))$/;
+
+/**
+ * The instant (ms since the epoch) of an RFC 3339 date-time with `Z` or a numeric offset, or
+ * undefined when `value` is not one, including impossible dates (`2026-02-30`, `2026-13-01`).
+ * Lower-case `t` and `z` are accepted (RFC 3339 section 5.6), and so is a space in place of the
+ * offset's `+`, which is what an unencoded `+` in a query string decodes to. Fractions of a
+ * millisecond are truncated; leap seconds (`:60`) are not accepted.
+ */
+export function parseDateTime(value) {
+  const match = DATE_TIME.exec(value);
+  if (!match) return undefined;
+  const [, y, mo, d, h, mi, s, fraction, sign, oh, om] = match;
+  const year = Number(y);
+  const month = Number(mo);
+  const day = Number(d);
+  const hour = Number(h);
+  const minute = Number(mi);
+  const second = Number(s);
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
+  if (hour > 23 || minute > 59 || second > 59) return undefined;
+  let offset = 0;
+  if (sign !== undefined) {
+    const offsetHours = Number(oh);
+    const offsetMinutes = Number(om);
+    if (offsetHours > 23 || offsetMinutes > 59) return undefined;
+    offset = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes);
+  }
+  const ms = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
+  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, ms);
+  return date.getTime() - offset * 60_000;
+}
+
+function daysInMonth(year, month) {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+function toDate(value) {
+  return new Date(parseDateTime(value) ?? Number.NaN);
+}
+
+/**
+ * A type glob as a predicate: `*` matches any run of characters, dots included; other characters
+ * match themselves. The matching of src/catalog/type-glob.ts (the server's scopes): literal
+ * segments found left to right, never a RegExp, so a client's glob cannot make it backtrack.
+ */
+function compileTypeGlob(pattern) {
+  if (!pattern.includes('*')) return (type) => type === pattern;
+  const segments = pattern.split('*');
+  const prefix = segments[0] ?? '';
+  const suffix = segments[segments.length - 1] ?? '';
+  const middle = segments.slice(1, -1).filter((segment) => segment !== '');
+  const minLength = prefix.length + suffix.length + middle.reduce((sum, segment) => sum + segment.length, 0);
+  return (type) => {
+    if (type.length < minLength || !type.startsWith(prefix) || !type.endsWith(suffix)) return false;
+    let at = prefix.length;
+    const end = type.length - suffix.length;
+    for (const segment of middle) {
+      const found = type.indexOf(segment, at);
+      if (found === -1 || found + segment.length > end) return false;
+      at = found + segment.length;
+    }
+    return true;
+  };
+}
+
+/** The items of a comma list, trimmed; empty items are kept (and rejected by the catalog rule). */
+function splitTypes(value) {
+  return value.split(',').map((item) => item.trim());
+}
+
+/** True when `item` is one of `types`, or a glob that matches at least one. */
+function matchesCatalog(item, types) {
+  if (item === '') return false;
+  const matches = compileTypeGlob(item);
+  return types.some((type) => matches(type));
+}
+
+function unknownTypeMessage(message, item) {
+  if (item === '') return `${message} (an empty item)`;
+  const shown = item.length > 128 ? `${item.slice(0, 128)}...` : item;
+  return `${message}: ${shown}`;
+}
+
+/** The JSON Pointer of an issue at `path` (`[role]`): `/query/<the operation's parameter of that role>`. */
+function pointer(path, names) {
+  return ['/query', ...path.map((key) => (names[String(key)] ?? String(key)).replace(/~/g, '~0').replace(/\//g, '~1'))].join('/');
+}
+
+const historyQueryInput = z.object({
+  types: z.string().optional(),
+  since: z.string().optional(),
+  until: z.string().optional(),
+  since_id: z.string().optional(),
+  until_id: z.string().optional(),
+  last_event_id: z.string().optional(),
+});
+
+/** The rules of `listAdminActions`, `subscribeToAdminActionSSE`. */
+const rules1 = [
+  {
+    rule: 'requires',
+    param: 'until',
+    requires: 'since',
+    code: 'UNTIL_REQUIRES_SINCE',
+    message: '`until` requires `since`',
+  },
+  {
+    rule: 'requires',
+    param: 'until_id',
+    requires: 'since_id',
+    code: 'UNTIL_ID_REQUIRES_SINCE_ID',
+    message: '`until_id` requires `since_id`',
+  },
+  {
+    rule: 'excludes',
+    param: 'since',
+    excludes: 'since_id',
+    code: 'SINCE_EXCLUDES_SINCE_ID',
+    message: '`since` and `since_id` cannot be used together',
+  },
+  {
+    rule: 'ordered',
+    param: 'since',
+    before: 'until',
+    code: 'SINCE_AFTER_UNTIL',
+    message: '`since` must not be after `until`',
+  },
+  {
+    rule: 'ordered',
+    param: 'since_id',
+    before: 'until_id',
+    code: 'SINCE_ID_AFTER_UNTIL_ID',
+    message: '`since_id` must not be after `until_id`',
+  },
+  {
+    rule: 'format',
+    param: 'since',
+    format: 'date-time',
+    code: 'INVALID_TIMESTAMP',
+    message: '`since` must be an RFC 3339 date-time',
+  },
+  {
+    rule: 'format',
+    param: 'until',
+    format: 'date-time',
+    code: 'INVALID_TIMESTAMP',
+    message: '`until` must be an RFC 3339 date-time',
+  },
+  {
+    rule: 'format',
+    param: 'since_id',
+    format: 'event-id',
+    code: 'INVALID_EVENT_ID',
+    message: '`since_id` must be an event id (evt_ + 26-character ULID)',
+  },
+  {
+    rule: 'format',
+    param: 'until_id',
+    format: 'event-id',
+    code: 'INVALID_EVENT_ID',
+    message: '`until_id` must be an event id (evt_ + 26-character ULID)',
+  },
+  {
+    rule: 'format',
+    param: 'last_event_id',
+    format: 'event-id',
+    code: 'INVALID_EVENT_ID',
+    message: '`Last-Event-ID` must be an event id (evt_ + 26-character ULID)',
+  },
+  {
+    rule: 'catalog',
+    param: 'types',
+    code: 'UNKNOWN_EVENT_TYPE',
+    message: '`types` names a type that is not in the catalog',
+  },
+];
+
+/** Checks `rules1`: format rules first, then requires/excludes/ordered, then catalog (rule order within each group). */
+function checkRules1(input, types, add) {
+  // INVALID_TIMESTAMP: `since` must be an RFC 3339 date-time
+  if (input.since !== undefined && parseDateTime(input.since) === undefined) {
+    add('since', 'INVALID_TIMESTAMP', '`since` must be an RFC 3339 date-time');
+  }
+  // INVALID_TIMESTAMP: `until` must be an RFC 3339 date-time
+  if (input.until !== undefined && parseDateTime(input.until) === undefined) {
+    add('until', 'INVALID_TIMESTAMP', '`until` must be an RFC 3339 date-time');
+  }
+  // INVALID_EVENT_ID: `since_id` must be an event id
+  if (input.since_id !== undefined && !EVENT_ID.test(input.since_id)) {
+    add('since_id', 'INVALID_EVENT_ID', '`since_id` must be an event id (evt_ + 26-character ULID)');
+  }
+  // INVALID_EVENT_ID: `until_id` must be an event id
+  if (input.until_id !== undefined && !EVENT_ID.test(input.until_id)) {
+    add('until_id', 'INVALID_EVENT_ID', '`until_id` must be an event id (evt_ + 26-character ULID)');
+  }
+  // INVALID_EVENT_ID: `last_event_id` must be an event id
+  if (input.last_event_id !== undefined && !EVENT_ID.test(input.last_event_id)) {
+    add('last_event_id', 'INVALID_EVENT_ID', '`Last-Event-ID` must be an event id (evt_ + 26-character ULID)');
+  }
+  // UNTIL_REQUIRES_SINCE: `until` requires `since`
+  if (input.until !== undefined && input.since === undefined) {
+    add('until', 'UNTIL_REQUIRES_SINCE', '`until` requires `since`');
+  }
+  // UNTIL_ID_REQUIRES_SINCE_ID: `until_id` requires `since_id`
+  if (input.until_id !== undefined && input.since_id === undefined) {
+    add('until_id', 'UNTIL_ID_REQUIRES_SINCE_ID', '`until_id` requires `since_id`');
+  }
+  // SINCE_EXCLUDES_SINCE_ID: `since` excludes `since_id`
+  if (input.since !== undefined && input.since_id !== undefined) {
+    add('since', 'SINCE_EXCLUDES_SINCE_ID', '`since` and `since_id` cannot be used together');
+  }
+  // SINCE_AFTER_UNTIL: `since` must not be after `until`
+  {
+    const after = input.since === undefined ? undefined : parseDateTime(input.since);
+    const before = input.until === undefined ? undefined : parseDateTime(input.until);
+    if (after !== undefined && before !== undefined && after > before) {
+      add('since', 'SINCE_AFTER_UNTIL', '`since` must not be after `until`');
+    }
+  }
+  // SINCE_ID_AFTER_UNTIL_ID: `since_id` must not be after `until_id`
+  {
+    const after = input.since_id !== undefined && EVENT_ID.test(input.since_id) ? input.since_id : undefined;
+    const before = input.until_id !== undefined && EVENT_ID.test(input.until_id) ? input.until_id : undefined;
+    if (after !== undefined && before !== undefined && after > before) {
+      add('since_id', 'SINCE_ID_AFTER_UNTIL_ID', '`since_id` must not be after `until_id`');
+    }
+  }
+  // UNKNOWN_EVENT_TYPE: every item of `types` must match a catalog type of the operation
+  if (input.types !== undefined) {
+    for (const item of splitTypes(input.types)) {
+      if (!matchesCatalog(item, types)) {
+        add('types', 'UNKNOWN_EVENT_TYPE', unknownTypeMessage('`types` names a type that is not in the catalog', item));
+      }
+    }
+  }
+}
+
+/** An input every rule accepted, parsed; `types` expanded against the operation's types. */
+function parsedQuery(input, types) {
+  const query = {};
+  if (input.types !== undefined) {
+    const patterns = [...new Set(splitTypes(input.types))];
+    const matchers = patterns.map(compileTypeGlob);
+    query.types = types.filter((type) => matchers.some((matches) => matches(type)));
+    query.typePatterns = patterns;
+  }
+  if (input.since !== undefined) query.since = toDate(input.since);
+  if (input.until !== undefined) query.until = toDate(input.until);
+  if (input.since_id !== undefined) query.sinceId = input.since_id;
+  if (input.until_id !== undefined) query.untilId = input.until_id;
+  if (input.last_event_id !== undefined) query.lastEventId = input.last_event_id;
+  return query;
+}
+
+/** The checker of one operation: `check` (its compiled rules) over `historyQueryInput`, issues named by `names`. */
+function queryChecker(
+  rules,
+  check,
+  names,
+  types,
+) {
+  const schema = historyQueryInput
+    .superRefine((input, ctx) => {
+      check(input, types, (role, code, message) => ctx.addIssue({ code: 'custom', message, path: [role], params: { code } }));
+    })
+    .transform((input) => parsedQuery(input, types));
+  return {
+    rules,
+    names,
+    types,
+    schema,
+    parse(input) {
+      const result = schema.safeParse(input);
+      if (result.success) return { success: true, data: result.data };
+      return {
+        success: false,
+        issues: result.error.issues.map((issue) => ({
+          code: issue.code === 'custom' && typeof issue.params?.code === 'string' ? issue.params.code : 'VALIDATION_FAILED',
+          message: issue.message,
+          path: pointer(issue.path, names),
+        })),
+      };
+    },
+  };
+}
+
+/** Each role reported under its own name (an operation whose parameters are named after their roles). */
+const ROLE_NAMES = Object.freeze({
+  types: 'types',
+  since: 'since',
+  until: 'until',
+  since_id: 'since_id',
+  until_id: 'until_id',
+  last_event_id: 'last_event_id',
+});
+
+/** The compiled query rules of every list, stream and check operation, by operationId (sorted). */
+export const queryCheckers = Object.freeze({
+  listAdminActions: queryChecker(rules1, checkRules1, ROLE_NAMES, EVENT_TYPES),
+  subscribeToAdminActionSSE: queryChecker(rules1, checkRules1, ROLE_NAMES, EVENT_TYPES),
+});
