@@ -108,10 +108,11 @@ export function createApp(deps: AppDeps): SpecstreamApp {
   };
   app.use(...stages.before);
 
-  // 1. Which operation is this? (Also 404/405 for anything the spec does not declare.)
+  // 1. Which operation is this? (Also 404/405 for anything the spec does not declare.) The first
+  // that matches, as for the handlers below: `/v1/events/stream` is streamEvents, not `/v1/events/{id}`.
   for (const operation of operations) {
     app[operation.method](operation.expressPath, (_req: Request, res: Response, next: NextFunction) => {
-      (res.locals as Locals).operation = operation;
+      (res.locals as Locals).operation ??= operation;
       next();
     });
   }
