@@ -2,7 +2,7 @@
 // Do not edit it by hand: change the spec and run `npm run generate`.
 
 /** sha256 (hex) of openapi.yaml, a NUL byte and asyncapi.yaml: the bundle this code was generated from. */
-export const BUNDLE_HASH: string = '4d6a9b02196104a0a0cf26982fda5c97e36575e6d09cba99458770b1b0044d76';
+export const BUNDLE_HASH: string = 'ffae9c579d4a82d508eb988fad8ae2321b3a577ba20ef57dfb5404d874a8f258';
 
 export { catalog, EVENT_TYPES, type CatalogEntry, type EventType } from './catalog.js';
 export { eventDataSchemas, type EventDataMap } from './events.js';

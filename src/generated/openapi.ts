@@ -562,7 +562,7 @@ export interface components {
     LastEventIdCamel: string;
     /** @description Polyfill spelling of `last_event_id`. */
     LastEventIdUpper: string;
-    /** @description Sent by a reconnecting EventSource; takes precedence over every other starting point. */
+    /** @description Sent by a reconnecting EventSource (a WebSocket client that can set headers may send it too); takes precedence over every other starting point. */
     LastEventIdHeader: string;
   };
   requestBodies: never;
@@ -696,7 +696,7 @@ export interface operations {
         lastEventID?: components["parameters"]["LastEventIdUpper"];
       };
       header?: {
-        /** @description Sent by a reconnecting EventSource; takes precedence over every other starting point. */
+        /** @description Sent by a reconnecting EventSource (a WebSocket client that can set headers may send it too); takes precedence over every other starting point. */
         "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
       };
       path?: never;
@@ -818,7 +818,10 @@ export interface operations {
         /** @description Resume after this id; takes precedence over `since`/`since_id`. */
         last_event_id?: components["parameters"]["LastEventIdQuery"];
       };
-      header?: never;
+      header?: {
+        /** @description Sent by a reconnecting EventSource (a WebSocket client that can set headers may send it too); takes precedence over every other starting point. */
+        "Last-Event-ID"?: components["parameters"]["LastEventIdHeader"];
+      };
       path?: never;
       cookie?: never;
     };

@@ -127,7 +127,8 @@ export const NATIVE_PROFILE: ClientProfile = {
         "since_id": "since_id",
         "until_id": "until_id",
         "last_event_id": "last_event_id"
-      }
+      },
+      "resumeHeader": "Last-Event-ID"
     },
     "head": {
       "path": "/v1/events/stream",
