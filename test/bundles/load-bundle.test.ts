@@ -116,6 +116,24 @@ describe('loadBundle', () => {
       'asyncapi.yaml#/channels/socket/messages: no event frame carries OrderShipped',
     ],
     [
+      'a query rule on a parameter role the history query does not read',
+      'openapi.yaml',
+      (t) => t.replace('{rule: requires, param: until, requires: since,', '{rule: requires, param: limit, requires: since,'),
+      'openapi.yaml#/components/x-specstream-query-rules/0/param: expected a history parameter role (types, since, until, since_id, until_id, last_event_id)',
+    ],
+    [
+      'a format rule whose format is not its role\'s',
+      'openapi.yaml',
+      (t) => t.replace('{rule: format, param: since, format: date-time,', '{rule: format, param: since, format: event-id,'),
+      'openapi.yaml#/components/x-specstream-query-rules/4/format: expected date-time, the format of since',
+    ],
+    [
+      'an ordered rule between a time and an id',
+      'openapi.yaml',
+      (t) => t.replace('{rule: ordered, param: since, before: until,', '{rule: ordered, param: since, before: since_id,'),
+      'openapi.yaml#/components/x-specstream-query-rules/3/before: expected a role of the same kind as since',
+    ],
+    [
       'a free-form type name with a space',
       'asyncapi.yaml',
       (t) => t.replace('x-specstream-event-type: OrderPlaced', "x-specstream-event-type: 'Order Placed'"),

@@ -193,10 +193,10 @@ describe('generated index.js under plain node', { timeout: 90_000 }, () => {
 });
 
 describe('generated index.d.ts', () => {
-  it('types the exports: EventType, EventDataMap and one <Name>Data type per event type', () => {
+  it('types the exports: EventType, EventDataMap, one <Name>Data type per event type and the query checkers', () => {
     const consumer = join(MINI, 'consumer.ts');
     const source = `
-import { catalog, eventDataSchemas, EVENT_TYPES, BUNDLE_HASH, type AuditLogCreatedData, type EventDataMap, type EventType, type GrantCreatedData, type RealmCreatedData } from './generated/index.js';
+import { catalog, eventDataSchemas, EVENT_TYPES, BUNDLE_HASH, queryCheckers, type AuditLogCreatedData, type EventDataMap, type EventType, type GrantCreatedData, type QueryCheck, type QueryOperationId, type RealmCreatedData } from './generated/index.js';
 const hash: string = BUNDLE_HASH;
 const first: 'RealmCreated' = EVENT_TYPES[0];
 const type: EventType = 'grant.created';
@@ -209,7 +209,12 @@ const audit: EventDataMap['audit_log_created'] = { entryId: 'e', action: 'login'
 const parsed: GrantCreatedData | undefined = eventDataSchemas['grant.created'].safeParse({}).data;
 const deprecated: boolean = catalog['grant.created'].deprecated;
 const data: Record<string, unknown> = realm;
-export { hash, first, type, wrong, robot, audit, parsed, deprecated, data };
+const checked: QueryCheck = queryCheckers.listEvents.parse({ since_id: 'evt_x' });
+const expanded: EventType[] | undefined = checked.success ? checked.data.types : undefined;
+const operation: QueryOperationId = 'streamWebSocket';
+// @ts-expect-error: not a list, stream or check operation
+const notQuery: QueryOperationId = 'publishEvent';
+export { hash, first, type, wrong, robot, audit, parsed, deprecated, data, expanded, operation, notQuery };
 `;
     expect(typecheck([consumer], new Map([[consumer, source]]))).toEqual([]);
   });

@@ -136,12 +136,12 @@ describe('generate', () => {
     await expect(generateFiles(copies)).rejects.toThrow(/message grant\.created payload\/properties\/userId: unsupported JSON Schema keyword "anyOf"/);
   });
 
-  it('fails when a query rule names a parameter the spec does not declare', async () => {
+  it('fails with the spec location when a query rule names something that is not a parameter role', async () => {
     const copies = await copySpecs();
     await editYaml(copies.openapi, (document) => {
       document.setIn(['components', 'x-specstream-query-rules', 0, 'requires'], 'sinse');
     });
-    await expect(generateFiles(copies)).rejects.toThrow(/names `sinse`, which no query parameter/);
+    await expect(generateFiles(copies)).rejects.toThrow(/openapi\.yaml#\/components\/x-specstream-query-rules\/0\/requires: expected a history parameter role \(types, since, until, since_id, until_id, last_event_id\)/);
   });
 });
 

@@ -10,6 +10,7 @@ import {
   parseHistoryQuery,
   QUERY_RULE_OPERATIONS,
   QUERY_RULES,
+  queryCheckers,
   type HistoryQuery,
   type HistoryQueryInput,
 } from '../../src/generated/query.js';
@@ -40,6 +41,16 @@ describe('QUERY_RULES', () => {
 
   it('govern every operation that refers to them', () => {
     expect([...QUERY_RULE_OPERATIONS]).toEqual(['checkStreamAccess', 'listEvents', 'streamEvents', 'streamEventsWebSocket']);
+  });
+
+  it('are compiled into the checker of each of those operations, the shape every bundle gets (queryCheckers)', () => {
+    expect(Object.keys(queryCheckers)).toEqual([...QUERY_RULE_OPERATIONS]);
+    for (const checker of Object.values(queryCheckers)) {
+      expect(checker.rules).toBe(QUERY_RULES);
+      expect(checker.types).toBe(EVENT_TYPES);
+      expect(checker.names).toEqual({ types: 'types', since: 'since', until: 'until', since_id: 'since_id', until_id: 'until_id', last_event_id: 'last_event_id' });
+      expect(checker.parse({ until: '2026-01-01T00:00:00Z' })).toEqual(parseHistoryQuery({ until: '2026-01-01T00:00:00Z' }));
+    }
   });
 });
 
@@ -103,6 +114,7 @@ describe('parseHistoryQuery', () => {
       ['an id with a letter ULIDs exclude', { since_id: 'evt_01JF3K9Y6Q2W8E4R5T7Y9U1I3O' }, ['INVALID_EVENT_ID /query/since_id']],
       ['a short id', { since_id: ID_A.slice(0, -1), until_id: `${ID_B}0` }, ['INVALID_EVENT_ID /query/since_id', 'INVALID_EVENT_ID /query/until_id']],
       ['a bad resume point', { last_event_id: 'evt_42' }, ['INVALID_EVENT_ID /query/last_event_id']],
+      ['an id no server can issue (first character above 7)', { since_id: 'evt_ZZZZZZZZZZZZZZZZZZZZZZZZZZ' }, ['INVALID_EVENT_ID /query/since_id']],
       ['until without since', { until: '2026-01-01T00:00:00Z' }, ['UNTIL_REQUIRES_SINCE /query/until']],
       ['until with since_id only', { since_id: ID_A, until: '2026-01-01T00:00:00Z' }, ['UNTIL_REQUIRES_SINCE /query/until']],
       ['until_id without since_id', { until_id: ID_B }, ['UNTIL_ID_REQUIRES_SINCE_ID /query/until_id']],
@@ -203,8 +215,9 @@ function referenceInstant(value: string): number | undefined {
   return date.getTime() + ms - offsetMinutes * 60_000;
 }
 
+/** Reference: `evt_` + 26 Crockford characters, the first 0-7 (a ULID's 48-bit time ends at `7ZZZZZZZZZ`). */
 function referenceIsEventId(value: string): boolean {
-  return value.length === 30 && value.startsWith('evt_') && [...value.slice(4)].every((char) => CROCKFORD.includes(char));
+  return value.length === 30 && value.startsWith('evt_') && '01234567'.includes(value[4]!) && [...value.slice(4)].every((char) => CROCKFORD.includes(char));
 }
 
 /** Reference glob matcher: `*` matches any run of characters; no regular expressions. */
@@ -313,11 +326,13 @@ const invalidTimestamp = fc.oneof(
 );
 
 const validId = fc.oneof(
-  fc.string({ unit: fc.constantFrom(...CROCKFORD), minLength: 26, maxLength: 26 }).map((tail) => `evt_${tail}`),
+  fc
+    .tuple(fc.constantFrom(...'01234567'), fc.string({ unit: fc.constantFrom(...CROCKFORD), minLength: 25, maxLength: 25 }))
+    .map(([first, tail]) => `evt_${first}${tail}`),
   fc.constantFrom(ID_A, ID_B),
 );
 const invalidId = fc.oneof(
-  fc.constantFrom('', 'evt_', ID_A.toLowerCase(), ID_A.slice(0, -1), `${ID_A}0`, ID_A.replace('J', 'I'), ID_A.replace('evt_', 'EVT_'), ` ${ID_A}`),
+  fc.constantFrom('', 'evt_', ID_A.toLowerCase(), ID_A.slice(0, -1), `${ID_A}0`, ID_A.replace('J', 'I'), ID_A.replace('evt_', 'EVT_'), ` ${ID_A}`, `evt_8${ID_A.slice(5)}`, 'evt_ZZZZZZZZZZZZZZZZZZZZZZZZZZ'),
   fc.string({ maxLength: 32 }),
 );
 
