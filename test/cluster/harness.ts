@@ -4,6 +4,7 @@
  * TCP proxy in front of the backend so a test can cut (and restore) a node's connections to it
  * without touching the shared database or broker.
  */
+import { randomUUID } from 'node:crypto';
 import { request, type IncomingMessage } from 'node:http';
 import { createServer, connect as connectTcp, type Server, type Socket } from 'node:net';
 import { catalog } from '../../src/generated/catalog.js';
@@ -28,6 +29,9 @@ export interface Acknowledged {
 }
 
 /** One publish request (a batch); resolves with the ids, or with the status when not 201. */
+/** Tells this run's Idempotency-Keys apart from another run's over the same backend. */
+const RUN = randomUUID().slice(0, 8);
+
 export async function publish(
   baseUrl: string,
   publisher: number,
@@ -37,9 +41,12 @@ export async function publish(
     type: 'audit_log.created',
     data: { ...catalog['audit_log.created'].example, entryId: `p${publisher}-${n}` },
   }));
+  // One Idempotency-Key per batch (and run): a retry of a batch whose first attempt was stored but
+  // not confirmed (503 STORE_TIMEOUT, or the node that answered for it killed) is recognised and
+  // answered with the stored ids instead of storing the batch twice, as the README tells clients.
   const response = await fetch(`${baseUrl}/v1/events`, {
     method: 'POST',
-    headers: { ...AUTH, 'content-type': 'application/json' },
+    headers: { ...AUTH, 'content-type': 'application/json', 'idempotency-key': `${RUN}-p${publisher}-${ns[0]}-${ns.length}` },
     body: JSON.stringify(body),
   });
   const json = (await response.json()) as { data?: Array<{ id: string }>; code?: string };
