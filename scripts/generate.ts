@@ -21,7 +21,7 @@ import { loadAsyncApi } from './lib/asyncapi.js';
 import { emitCatalog, emitEvents, emitFrames } from './lib/emit-asyncapi.js';
 import { emitNativeBundle } from './lib/emit-bundle.js';
 import { emitOpenApiTypes } from './lib/emit-openapi.js';
-import { emitNativeQuery, queryModelOf } from './lib/emit-query.js';
+import { emitNativeDateTime, emitNativeQuery, queryModelOf } from './lib/emit-query.js';
 import { emitWireProfile } from './lib/emit-wire-profile.js';
 import { generateBundleFiles, shownBundleDir, type BundleGenerateOptions } from './lib/generate-bundle.js';
 import { GENERATED_MARKER, generatedHeader } from './lib/header.js';
@@ -55,6 +55,7 @@ export async function generateFiles(options: GenerateOptions = {}): Promise<Map<
   const files: Array<[string, string]> = [
     ['bundle.ts', emitNativeBundle(hash, generatedHeader('specs/openapi.yaml and specs/asyncapi.yaml'))],
     ['catalog.ts', emitCatalog(asyncapi)],
+    ['date-time.ts', emitNativeDateTime()],
     ['events.ts', emitEvents(asyncapi)],
     ['frames.ts', emitFrames(asyncapi)],
     ['openapi.ts', await emitOpenApiTypes(openapiPath)],

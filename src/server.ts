@@ -1,7 +1,6 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createApp } from './app.js';
 import { errors } from './errors.js';
 import { Authenticator, buildAuthState } from './auth/authenticator.js';
 import { generateDevelopmentKey } from './auth/key-ring.js';
@@ -15,6 +14,7 @@ import { openServedBundle } from './bundle/served-bundle.js';
 import { resolveStreamQuery } from './bundle/stream-query.js';
 import { trackConnections } from './http/connection-tracker.js';
 import { publicOrigin } from './http/origins.js';
+import { lazyApp } from './http/lazy-app.js';
 import { answerClientErrors, httpServerOptions } from './http/request-limits.js';
 import { openStore } from './store/index.js';
 import type { Store } from './store/store.js';
@@ -60,7 +60,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
   const serverOptions = httpServerOptions(config);
   publicOrigin(config.public_url);
 
-  const served = await openServedBundle(config.specs || undefined);
+  // The validators are imported at the first request (src/http/lazy-app.ts): a server at rest does not hold them.
+  const served = await openServedBundle(config.specs || undefined, { validators: 'lazy' });
   const grammar = served.bundle.scopes;
   let keys = config.keys;
   let developmentKey: KeySpec | undefined;
@@ -88,11 +89,18 @@ export async function startServer(config: Config, options: StartServerOptions = 
 
   const store = await openStore(config.store, { synchronous: config.sqlite_synchronous, timeoutMs: config.store_timeout_ms });
   const hub = createStreamHub({ store, config, metrics, logger, served });
-  const app = createApp({ config, store, auth, logger, metrics, hub, served });
-  // A plain publish takes the app's hot path (src/http/publish-shortcut.ts); everything else, express.
-  const server = createServer(serverOptions, (req, res) => {
-    if (!app.shortcut(req, res)) app(req, res);
-  });
+  // The app is imported and built at the first request (src/http/lazy-app.ts). A plain publish or SSE
+  // stream then takes the app's hot paths (src/http/*-shortcut.ts); everything else, express.
+  const deps = { config, store, auth, logger, metrics, hub, served };
+  const app = lazyApp(
+    async () => {
+      await served.loadValidators();
+      return (await import('./app.js')).createApp(deps);
+    },
+    served.bundle.errors,
+    logger,
+  );
+  const server = createServer(serverOptions, app.listener);
   answerClientErrors(server, logger);
   const connections = trackConnections(server);
 
@@ -106,6 +114,7 @@ export async function startServer(config: Config, options: StartServerOptions = 
         origin: req.headers.origin,
       });
       if (!principal.readsAnything) throw errors.forbidden();
+      await served.loadValidators();
       return { principal, query: resolveStreamQuery(served, wsOperation, { query, headers: req.headers }, principal) };
     });
   }

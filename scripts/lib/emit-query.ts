@@ -285,19 +285,13 @@ const PARSE_DATE_TIME_DOC = `/**
 `;
 
 /**
- * The query code of a module: the helpers, one \`checkRules<N>\` function per distinct rule list, and
- * \`queryCheckers\`. Expects \`z\`, \`EVENT_TYPES\` and (in TypeScript) the types of \`queryTypes\`,
- * \`EventType\` and \`ZodType\` in scope.
+ * RFC 3339 date-time parsing: \`parseDateTime\` (exported) and its helpers. Inline in a bundle's
+ * single module; the native bundle's own file (src/generated/date-time.ts), which the server's
+ * query code imports without loading zod.
  */
-function queryCode(models: readonly QueryOperationModel[], target: Target): string {
+function dateTimeCode(target: Target): string {
   const t = annotate(target);
-  const sets = ruleSets(models);
-  const setOf = new Map(sets.flatMap((set, index) => set.operations.map((id) => [id, index + 1] as const)));
-  const parts: string[] = [];
-  parts.push(`/** \`evt_\` + a ULID this server could have issued (first character 0-7; src/store/event-id.ts). */
-const EVENT_ID = ${String(EVENT_ID_PATTERN)};
-
-const DATE_TIME = /^(\\d{4})-(\\d{2})-(\\d{2})[Tt](\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d+))?(?:[Zz]|([+\\- ])(\\d{2}):(\\d{2}))$/;
+  return `const DATE_TIME = /^(\\d{4})-(\\d{2})-(\\d{2})[Tt](\\d{2}):(\\d{2}):(\\d{2})(?:\\.(\\d+))?(?:[Zz]|([+\\- ])(\\d{2}):(\\d{2}))$/;
 
 ${PARSE_DATE_TIME_DOC}export function parseDateTime(value${t(': string')})${t(': number | undefined')} {
   const match = DATE_TIME.exec(value);
@@ -331,7 +325,23 @@ function daysInMonth(year${t(': number')}, month${t(': number')})${t(': number')
   return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
 }
 
-function toDate(value${t(': string')})${t(': Date')} {
+`;
+}
+
+/**
+ * The query code of a module: the helpers, one \`checkRules<N>\` function per distinct rule list, and
+ * \`queryCheckers\`. Expects \`z\`, \`EVENT_TYPES\` and (in TypeScript) the types of \`queryTypes\`,
+ * \`EventType\` and \`ZodType\` in scope, and \`parseDateTime\` when \`dateTime\` is \`'imported'\`.
+ */
+function queryCode(models: readonly QueryOperationModel[], target: Target, dateTime: 'inline' | 'imported' = 'inline'): string {
+  const t = annotate(target);
+  const sets = ruleSets(models);
+  const setOf = new Map(sets.flatMap((set, index) => set.operations.map((id) => [id, index + 1] as const)));
+  const parts: string[] = [];
+  parts.push(`/** \`evt_\` + a ULID this server could have issued (first character 0-7; src/store/event-id.ts). */
+const EVENT_ID = ${String(EVENT_ID_PATTERN)};
+
+${dateTime === 'inline' ? dateTimeCode(target) : ''}function toDate(value${t(': string')})${t(': Date')} {
   return new Date(parseDateTime(value) ?? Number.NaN);
 }
 
@@ -503,6 +513,14 @@ export declare const queryCheckers: Readonly<Record<QueryOperationId, QueryCheck
 }
 
 /**
+ * The native bundle's src/generated/date-time.ts: \`parseDateTime\` without zod, so the server's own
+ * query code (src/query/instant.ts) can use it before the validators are loaded.
+ */
+export function emitNativeDateTime(): string {
+  return `${generatedHeader('specs/openapi.yaml')}${dateTimeCode('ts')}`;
+}
+
+/**
  * The native bundle's src/generated/query.ts: the query code every bundle gets, plus the native
  * names of the one rule set its operations share (`QUERY_RULES`, `historyQuerySchema`,
  * `parseHistoryQuery`). Throws when the native operations do not share one rule set.
@@ -518,9 +536,12 @@ export function emitNativeQuery(models: readonly QueryOperationModel[]): string 
   const first = models[0]!.operationId;
   return `${generatedHeader('specs/openapi.yaml')}import { z, type ZodType } from 'zod';
 import { EVENT_TYPES, type EventType } from './catalog.js';
+import { parseDateTime } from './date-time.js';
+
+export { parseDateTime };
 
 ${queryTypes(models)}
-${queryCode(models, 'ts')}
+${queryCode(models, 'ts', 'imported')}
 /** The operations (by operationId) whose query the spec's rules govern, sorted. */
 export const QUERY_RULE_OPERATIONS = ${literal(governed)} as const;
 

@@ -14,9 +14,10 @@
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
-import { createLocalJWKSet, createRemoteJWKSet, decodeProtectedHeader, errors as jose, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
+import type { JWTPayload, JWTVerifyGetKey, createLocalJWKSet } from 'jose';
 import { asSpecstreamError, errors, type SpecstreamError } from '../errors.js';
 import { authFailure, type AuthFailureReason } from './auth-failure.js';
+import { jose } from './jose.js';
 
 /** HMAC algorithms a shared secret accepts. */
 const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
@@ -118,7 +119,7 @@ export class JwtVerifier {
   async verify(token: string): Promise<VerifiedToken> {
     let header: { alg?: unknown; kid?: unknown };
     try {
-      header = decodeProtectedHeader(token);
+      header = jose().decodeProtectedHeader(token);
     } catch {
       throw fail('malformed', errors.tokenMalformed('The token is not a JWS compact serialization (RFC 7515 section 7.1)'));
     }
@@ -129,7 +130,7 @@ export class JwtVerifier {
     const settings = this.#settings;
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, source.key as Uint8Array, {
+      ({ payload } = await jose().jwtVerify(token, source.key as Uint8Array, {
         algorithms: [...source.algorithms],
         clockTolerance: settings.clockToleranceS,
         requiredClaims: ['exp'],
@@ -192,7 +193,7 @@ function algorithmsOf(key: KeyObject): readonly string[] {
 function jwksOf(location: string, timeoutMs: number, cooldownMs: number): JWTVerifyGetKey {
   let getKey: JWTVerifyGetKey;
   if (/^https?:\/\//i.test(location)) {
-    getKey = createRemoteJWKSet(new URL(location), { timeoutDuration: timeoutMs, cooldownDuration: cooldownMs, cacheMaxAge: 10 * 60_000 });
+    getKey = jose().createRemoteJWKSet(new URL(location), { timeoutDuration: timeoutMs, cooldownDuration: cooldownMs, cacheMaxAge: 10 * 60_000 });
   } else {
     getKey = fileJwks(location, cooldownMs);
   }
@@ -201,8 +202,9 @@ function jwksOf(location: string, timeoutMs: number, cooldownMs: number): JWTVer
     try {
       return await getKey(header, token);
     } catch (error) {
-      if (error instanceof jose.JWKSNoMatchingKey || error instanceof jose.JWKSMultipleMatchingKeys) throw error;
-      if (error instanceof jose.JOSEAlgNotAllowed || error instanceof jose.JOSENotSupported) throw error;
+      const failed = jose().errors;
+      if (error instanceof failed.JWKSNoMatchingKey || error instanceof failed.JWKSMultipleMatchingKeys) throw error;
+      if (error instanceof failed.JOSEAlgNotAllowed || error instanceof failed.JOSENotSupported) throw error;
       throw fail('jwks_unavailable', errors.jwksUnavailable(undefined, undefined, { cause: error }));
     }
   };
@@ -218,7 +220,7 @@ function fileJwks(path: string, cooldownMs: number): JWTVerifyGetKey {
       throw new TypeError(`jwks_url: cannot read a JWKS from ${path}: ${(error as Error).message}`);
     }
     try {
-      return createLocalJWKSet(json as Parameters<typeof createLocalJWKSet>[0]);
+      return jose().createLocalJWKSet(json as Parameters<typeof createLocalJWKSet>[0]);
     } catch (error) {
       throw new TypeError(`jwks_url: ${path} is not a JWKS: ${(error as Error).message}`);
     }
@@ -230,7 +232,7 @@ function fileJwks(path: string, cooldownMs: number): JWTVerifyGetKey {
     try {
       return await current(header, token);
     } catch (error) {
-      if (!(error instanceof jose.JWKSNoMatchingKey) || Date.now() - readAt < cooldownMs) throw error;
+      if (!(error instanceof jose().errors.JWKSNoMatchingKey) || Date.now() - readAt < cooldownMs) throw error;
       readAt = Date.now();
       const changed = statSync(path).mtimeMs;
       if (changed === mtime) throw error;
@@ -258,18 +260,19 @@ function fail(reason: AuthFailureReason, error: SpecstreamError): SpecstreamErro
 
 /** A jose error as the registry error (and reason) a client gets. */
 function mapJoseError(error: unknown): SpecstreamError {
-  if (error instanceof jose.JWTExpired) return fail('expired', errors.tokenExpired());
-  if (error instanceof jose.JWTClaimValidationFailed) {
+  const failed = jose().errors;
+  if (error instanceof failed.JWTExpired) return fail('expired', errors.tokenExpired());
+  if (error instanceof failed.JWTClaimValidationFailed) {
     if (error.claim === 'nbf' || error.claim === 'iat') return fail('not_yet_valid', errors.tokenNotYetValid());
     if (error.claim === 'aud') return fail('wrong_audience', errors.tokenWrongAudience());
     if (error.claim === 'iss') return fail('wrong_issuer', errors.tokenWrongIssuer());
     return fail('malformed', errors.tokenMalformed(`The token's "${error.claim}" claim is ${error.reason === 'missing' ? 'missing' : 'not valid'}`));
   }
-  if (error instanceof jose.JWSSignatureVerificationFailed) return fail('bad_signature', errors.tokenBadSignature());
-  if (error instanceof jose.JOSEAlgNotAllowed) return fail('bad_algorithm', errors.tokenAlgorithmRefused());
-  if (error instanceof jose.JWKSNoMatchingKey) return fail('unknown_key', errors.tokenUnknownKey());
-  if (error instanceof jose.JWKSMultipleMatchingKeys) return fail('unknown_key', errors.tokenUnknownKey('The token matches several keys of the key set: it needs a kid'));
-  if (error instanceof jose.JOSEError) return fail('malformed', errors.tokenMalformed());
+  if (error instanceof failed.JWSSignatureVerificationFailed) return fail('bad_signature', errors.tokenBadSignature());
+  if (error instanceof failed.JOSEAlgNotAllowed) return fail('bad_algorithm', errors.tokenAlgorithmRefused());
+  if (error instanceof failed.JWKSNoMatchingKey) return fail('unknown_key', errors.tokenUnknownKey());
+  if (error instanceof failed.JWKSMultipleMatchingKeys) return fail('unknown_key', errors.tokenUnknownKey('The token matches several keys of the key set: it needs a kid'));
+  if (error instanceof failed.JOSEError) return fail('malformed', errors.tokenMalformed());
   // Already a registry error (the key set's, see jwksOf), or a bug (then a 500, logged in full).
   return asSpecstreamError(error);
 }

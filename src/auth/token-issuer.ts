@@ -7,7 +7,7 @@
  * the token is bound to a browser origin.
  */
 import { randomBytes } from 'node:crypto';
-import { SignJWT } from 'jose';
+import { jose } from './jose.js';
 import type { SelfKey } from './jwt-verifier.js';
 
 /** What `mint` needs. */
@@ -66,7 +66,7 @@ export class TokenIssuer {
   async mint(request: MintRequest): Promise<MintedToken> {
     const now = Math.floor(Date.now() / 1000);
     const exp = now + request.ttlS;
-    let jwt = new SignJWT({ scope: request.scopes.join(' '), ...(request.origin !== undefined ? { origin: request.origin } : {}) })
+    let jwt = new (jose().SignJWT)({ scope: request.scopes.join(' '), ...(request.origin !== undefined ? { origin: request.origin } : {}) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT', ...(this.#kid !== undefined ? { kid: this.#kid } : {}) })
       .setIssuer(this.#issuer)
       .setSubject(request.subject)

@@ -21,25 +21,46 @@ export interface GeneratedCode {
   BUNDLE_HASH?: string;
   /** Every catalog type, sorted. */
   EVENT_TYPES: readonly string[];
-  /** The validator of each type's `data`. */
+  /** The validator of each type's `data` (after `loadValidators()` when loaded with `validators: 'lazy'`). */
   eventDataSchemas: Record<string, z.ZodType>;
   /** Catalog entries keyed by type. */
   catalog: Record<string, CatalogEntry>;
-  /** The compiled query rules of each list, stream and check operation, by operationId. */
+  /**
+   * The compiled query rules of each list, stream and check operation, by operationId (after
+   * `loadValidators()` when loaded with `validators: 'lazy'`).
+   */
   queryCheckers: Readonly<Record<string, QueryChecker>>;
+}
+
+/** Generated code as the server holds it: the validators may still be on disk. */
+export interface LoadedCode extends GeneratedCode {
+  /** Imports the validators (zod and the generated schemas) if not yet done; resolves once they can be used. */
+  loadValidators(): Promise<void>;
+}
+
+export interface LoadGeneratedCodeOptions {
+  /**
+   * `'eager'` (default) imports everything now. `'lazy'` imports the native bundle's validators
+   * (zod, the schemas of `data`, the query checkers) only at `loadValidators()`, which the server
+   * calls at its first request: a server at rest does not hold them. A bundle folder's generated
+   * code is one module, always imported now (its checks need it).
+   */
+  validators?: 'eager' | 'lazy';
 }
 
 /**
  * Loads the generated code of `bundle`. Throws BundleError (one problem, with the command that
  * regenerates it) when it is missing, older than the specs (`BUNDLE_HASH`), declares other
  * catalog types than the specs, or lacks the query checker of an operation (code written by a
- * Specstream whose generator did not compile query rules).
+ * Specstream whose generator did not compile query rules). The native code is compiled with its
+ * specs (`npm run check:generated` keeps them equal), so only its catalog types are checked.
  */
-export async function loadGeneratedCode(bundle: Bundle): Promise<GeneratedCode> {
-  const code = bundle.native ? await loadNative() : await loadBundleFolder(bundle);
+export async function loadGeneratedCode(bundle: Bundle, options: LoadGeneratedCodeOptions = {}): Promise<LoadedCode> {
+  const code = bundle.native ? await loadNative(options.validators ?? 'eager') : await loadBundleFolder(bundle);
   const generatedTypes = new Set(code.EVENT_TYPES);
   const declared = bundle.catalog.map((entry) => entry.type);
   if (declared.length !== generatedTypes.size || declared.some((type) => !generatedTypes.has(type))) throw stale(bundle);
+  if (bundle.native) return code;
   const checkers = code.queryCheckers as Readonly<Record<string, QueryChecker>> | undefined;
   for (const op of bundle.operations) {
     if (!(QUERY_OPERATION_ROLES as readonly string[]).includes(op.role)) continue;
@@ -50,23 +71,40 @@ export async function loadGeneratedCode(bundle: Bundle): Promise<GeneratedCode> 
   return code;
 }
 
-async function loadNative(): Promise<GeneratedCode> {
-  const native = await import('../generated/bundle.js');
+async function loadNative(validators: 'eager' | 'lazy'): Promise<LoadedCode> {
+  // catalog.ts has no validators (no zod); bundle.ts adds them.
+  const { EVENT_TYPES, catalog } = await import('../generated/catalog.js');
+  let loaded: Pick<GeneratedCode, 'eventDataSchemas' | 'queryCheckers'> | undefined;
+  let loading: Promise<void> | undefined;
+  const loadValidators = () =>
+    (loading ??= import('../generated/bundle.js').then((native) => {
+      loaded = { eventDataSchemas: native.eventDataSchemas as unknown as Record<string, z.ZodType>, queryCheckers: native.queryCheckers };
+    }));
+  const ready = () => {
+    if (loaded) return loaded;
+    throw new Error('the generated validators are not loaded yet: await loadValidators() first');
+  };
+  if (validators === 'eager') await loadValidators();
   return {
-    EVENT_TYPES: native.EVENT_TYPES,
-    eventDataSchemas: native.eventDataSchemas as unknown as Record<string, z.ZodType>,
-    catalog: native.catalog as unknown as Record<string, CatalogEntry>,
-    queryCheckers: native.queryCheckers,
+    EVENT_TYPES,
+    catalog: catalog as unknown as Record<string, CatalogEntry>,
+    get eventDataSchemas() {
+      return ready().eventDataSchemas;
+    },
+    get queryCheckers() {
+      return ready().queryCheckers;
+    },
+    loadValidators,
   };
 }
 
-async function loadBundleFolder(bundle: Bundle): Promise<GeneratedCode> {
+async function loadBundleFolder(bundle: Bundle): Promise<LoadedCode> {
   const file = join(bundle.dir, 'generated', 'index.js');
   if (!existsSync(file)) throw stale(bundle, 'has no generated code');
   // The module's shape is what this repository's generator emits; BUNDLE_HASH and the checks above vouch for it.
   const module = (await importWithOurZod(file)) as GeneratedCode;
   if (module.BUNDLE_HASH !== bundleHashSync(bundle.dir)) throw stale(bundle);
-  return module;
+  return { ...module, loadValidators: async () => {} };
 }
 
 /**

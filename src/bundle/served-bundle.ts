@@ -11,7 +11,7 @@ import type { Bundle, BundleOperation } from './bundle.js';
 import { compileEnvelope, type EnvelopeEncoder } from './envelope.js';
 import type { QueryChecker } from '../generated/query.js';
 import { eventCatalogOf, type EventCatalog } from './event-catalog.js';
-import { loadGeneratedCode } from './generated-code.js';
+import { loadGeneratedCode, type LoadGeneratedCodeOptions } from './generated-code.js';
 import { loadBundle, NATIVE_BUNDLE_DIR } from './load-bundle.js';
 
 export interface ServedBundle {
@@ -21,8 +21,14 @@ export interface ServedBundle {
    * The generated query checker of each list, stream and check operation, by operationId: the
    * bundle's `x-specstream-query-rules` compiled by `specstream generate` (src/generated/query.ts
    * for the native bundle). Every such operation has one (`loadGeneratedCode` refuses code without).
+   * Opened with `validators: 'lazy'`, usable after `loadValidators()` (before, reading it throws).
    */
-  queryCheckers: Readonly<Record<string, QueryChecker>>;
+  readonly queryCheckers: Readonly<Record<string, QueryChecker>>;
+  /**
+   * Imports the validators (the checkers above and `catalog.dataSchema`) if not yet done: the
+   * server awaits it before its first request is handled. Resolves at once when they are loaded.
+   */
+  loadValidators(): Promise<void>;
   envelope: EnvelopeEncoder;
   encoders: { sse?: WireEncoder; ws?: WireEncoder };
   /** The first operation with `role`, if the bundle has one. */
@@ -31,11 +37,12 @@ export interface ServedBundle {
 
 /**
  * Loads and compiles the bundle in `dir` (empty or undefined: the native `specs/`). Throws
- * BundleError for a bad bundle and for generated code that is missing or stale.
+ * BundleError for a bad bundle and for generated code that is missing or stale. `options.validators`
+ * (default `'eager'`) is as for `loadGeneratedCode`.
  */
-export async function openServedBundle(dir?: string): Promise<ServedBundle> {
+export async function openServedBundle(dir?: string, options: LoadGeneratedCodeOptions = {}): Promise<ServedBundle> {
   const bundle = loadBundle(dir ? resolve(dir) : NATIVE_BUNDLE_DIR);
-  const generated = await loadGeneratedCode(bundle);
+  const generated = await loadGeneratedCode(bundle, options);
   const catalog = eventCatalogOf(generated);
   const envelope = compileEnvelope(bundle.envelope);
   const encoders: ServedBundle['encoders'] = {};
@@ -44,7 +51,10 @@ export async function openServedBundle(dir?: string): Promise<ServedBundle> {
   return {
     bundle,
     catalog,
-    queryCheckers: generated.queryCheckers,
+    get queryCheckers() {
+      return generated.queryCheckers;
+    },
+    loadValidators: () => generated.loadValidators(),
     envelope,
     encoders,
     operation: (role) => bundle.operations.find((op) => op.role === role),

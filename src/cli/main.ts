@@ -2,17 +2,16 @@ import { readFileSync } from 'node:fs';
 import { ConfigError, loadConfig, type Config } from '../config/load-config.js';
 import { OPTIONS, envName, flagName } from '../config/options.js';
 import { ProfileError, SpecstreamError } from '../client/errors.js';
+import { watchIdleHeap } from '../observability/idle-heap.js';
 import { createLogger } from '../observability/logger.js';
-import { startServer } from '../server.js';
-import { isWorker, runPrimary, runWorker, workerCount } from '../workers/index.js';
-import { ForwardConfigError } from '../destinations/forward-config.js';
-import { exportCommand } from './commands/export.js';
-import { forwardCommand } from './commands/forward.js';
-import { generateCommand } from './commands/generate.js';
-import { publishCommand } from './commands/publish.js';
-import { tailCommand } from './commands/tail.js';
-import { verifyCommand } from './commands/verify.js';
+import { isWorker, workerCount } from '../workers/role.js';
+import { ForwardConfigError } from '../destinations/forward-config-error.js';
 import { UsageError } from './common.js';
+import { deferOptimizers } from './defer-optimizers.js';
+
+// Everything but `serve` itself is imported when its command runs, so that a server holds only
+// what serving needs (memory at rest, README "Benchmarks"): the other commands, the client and the
+// destinations, the worker supervisor.
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -25,50 +24,64 @@ interface Command {
   run(args: string[]): Promise<number>;
 }
 
-const commands: Record<string, Command> = {
-  serve: {
-    summary: 'Start the server (the default SQLite store needs no setup).',
-    usage: 'specstream serve [--config FILE] [--port N] [--store URL] [--key id:secret:scopes]... [options]',
-    async run(args) {
-      const config = loadConfig({ argv: args });
-      const workers = workerCount(config);
-      // `--workers N`: this process supervises N workers, each of which runs this same command.
-      if (workers > 1 && !isWorker()) return servePrimary(config, workers);
-      const options = { reloadConfig: () => loadConfig({ argv: args }) };
-      // SIGHUP re-reads keys and JWT settings from the same file, environment and flags.
-      const running = isWorker() ? await runWorker(config, options) : await startServer(config, options);
-      const stop = (signal: string) => {
-        running.logger.info({ signal }, 'shutting down');
-        running.close().then(
-          () => process.exit(EXIT.ok),
-          (error: unknown) => {
-            running.logger.error({ err: error }, 'shutdown failed');
-            process.exit(EXIT.failure);
-          },
-        );
-      };
-      process.once('SIGTERM', () => stop('SIGTERM'));
-      process.once('SIGINT', () => stop('SIGINT'));
-      process.on('SIGHUP', () => {
-        running.logger.info({ signal: 'SIGHUP' }, 'reloading keys and JWT settings');
-        void running.reloadAuth();
-      });
-      return new Promise<number>(() => {}); // runs until a signal
-    },
+/** Each command's module, imported when the command runs (or when `--help` lists the summaries). */
+const commands: Record<string, () => Promise<Command>> = {
+  serve: async () => serveCommand,
+  publish: async () => (await import('./commands/publish.js')).publishCommand,
+  tail: async () => (await import('./commands/tail.js')).tailCommand,
+  export: async () => (await import('./commands/export.js')).exportCommand,
+  verify: async () => (await import('./commands/verify.js')).verifyCommand,
+  forward: async () => (await import('./commands/forward.js')).forwardCommand,
+  generate: async () => (await import('./commands/generate.js')).generateCommand,
+};
+
+const serveCommand: Command = {
+  summary: 'Start the server (the default SQLite store needs no setup).',
+  usage: 'specstream serve [--config FILE] [--port N] [--store URL] [--key id:secret:scopes]... [options]',
+  async run(args: string[]) {
+    // Start-up code runs once: V8's compilers wait until the server listens (memory at rest).
+    const resumeOptimizers = deferOptimizers();
+    const config = loadConfig({ argv: args });
+    const workers = workerCount(config);
+    // `--workers N`: this process supervises N workers, each of which runs this same command.
+    if (workers > 1 && !isWorker()) return servePrimary(config, workers, resumeOptimizers);
+    const options = { reloadConfig: () => loadConfig({ argv: args }) };
+    // SIGHUP re-reads keys and JWT settings from the same file, environment and flags.
+    const running = await (isWorker()
+      ? (await import('../workers/worker.js')).runWorker(config, options)
+      : (await import('../server.js')).startServer(config, options)
+    ).finally(resumeOptimizers);
+    // Gives the young generation back while the server is idle (memory at rest, README "Benchmarks").
+    const idleHeap = watchIdleHeap();
+    const stop = (signal: string) => {
+      running.logger.info({ signal }, 'shutting down');
+      idleHeap.stop();
+      running.close().then(
+        () => process.exit(EXIT.ok),
+        (error: unknown) => {
+          running.logger.error({ err: error }, 'shutdown failed');
+          process.exit(EXIT.failure);
+        },
+      );
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      running.logger.info({ signal: 'SIGHUP' }, 'reloading keys and JWT settings');
+      void running.reloadAuth();
+    });
+    return new Promise<number>(() => {}); // runs until a signal
   },
-  publish: publishCommand,
-  tail: tailCommand,
-  export: exportCommand,
-  verify: verifyCommand,
-  forward: forwardCommand,
-  generate: generateCommand,
 };
 
 /** `serve --workers N` in the primary: starts the workers, forwards SIGHUP, stops them on SIGTERM/SIGINT. */
-async function servePrimary(config: Config, workers: number): Promise<number> {
+async function servePrimary(config: Config, workers: number, resumeOptimizers: () => void): Promise<number> {
   const logger = createLogger(config.log_level);
-  const primary = await runPrimary(config, workers, { logger });
+  const { runPrimary } = await import('../workers/primary.js');
+  const primary = await runPrimary(config, workers, { logger }).finally(resumeOptimizers);
+  const idleHeap = watchIdleHeap();
   const stop = (signal: string) => {
+    idleHeap.stop();
     logger.info({ signal }, 'shutting down the workers');
     void primary.stop().then((code) => process.exit(code === 0 ? EXIT.ok : EXIT.failure));
   };
@@ -87,9 +100,9 @@ function packageVersion(): string {
   return pkg.version;
 }
 
-function help(): string {
+async function help(): Promise<string> {
   const lines = ['Usage: specstream <command> [options]', '', 'Commands:'];
-  for (const [name, command] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${command.summary}`);
+  for (const [name, load] of Object.entries(commands)) lines.push(`  ${name.padEnd(10)} ${(await load()).summary}`);
   lines.push('', 'Run `specstream <command> --help` for a command\'s options, `specstream --version` for the version.');
   return lines.join('\n');
 }
@@ -117,14 +130,15 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.ok;
   }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${help()}\n`);
+    process.stdout.write(`${await help()}\n`);
     return name === undefined ? EXIT.usage : EXIT.ok;
   }
-  const command = commands[name];
-  if (!command) {
-    process.stderr.write(`specstream: unknown command "${name}"\n\n${help()}\n`);
+  const load = Object.hasOwn(commands, name) ? commands[name] : undefined;
+  if (!load) {
+    process.stderr.write(`specstream: unknown command "${name}"\n\n${await help()}\n`);
     return EXIT.usage;
   }
+  const command = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${name === 'serve' ? serveHelp(command.usage) : commandHelp(command)}\n`);
     return EXIT.ok;

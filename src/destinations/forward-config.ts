@@ -12,10 +12,9 @@ import type { Destination, DestinationOptions } from './destination.js';
 import { DESTINATION_TYPES, type DestinationType } from './forward-destinations.js';
 import { transportRefused, type ForwarderOptions } from './forwarder.js';
 
-/** A mistake in the configuration file: the message names the file, the key path and what is wrong. */
-export class ForwardConfigError extends Error {
-  override readonly name = 'ForwardConfigError';
-}
+import { ForwardConfigError } from './forward-config-error.js';
+
+export { ForwardConfigError };
 
 const duration = z.number().int().nonnegative();
 

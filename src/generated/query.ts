@@ -3,6 +3,9 @@
 
 import { z, type ZodType } from 'zod';
 import { EVENT_TYPES, type EventType } from './catalog.js';
+import { parseDateTime } from './date-time.js';
+
+export { parseDateTime };
 
 /** A parameter role the history query reads (`x-specstream-param`). */
 export type HistoryRole = 'types' | 'since' | 'until' | 'since_id' | 'until_id' | 'last_event_id';
@@ -91,47 +94,6 @@ export interface QueryChecker {
 
 /** `evt_` + a ULID this server could have issued (first character 0-7; src/store/event-id.ts). */
 const EVENT_ID = /^evt_[0-7][0-9A-HJKMNP-TV-Z]{25}$/;
-
-const DATE_TIME = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+\- ])(\d{2}):(\d{2}))$/;
-
-/**
- * The instant (ms since the epoch) of an RFC 3339 date-time with `Z` or a numeric offset, or
- * undefined when `value` is not one, including impossible dates (`2026-02-30`, `2026-13-01`).
- * Lower-case `t` and `z` are accepted (RFC 3339 section 5.6), and so is a space in place of the
- * offset's `+`, which is what an unencoded `+` in a query string decodes to. Fractions of a
- * millisecond are truncated; leap seconds (`:60`) are not accepted.
- */
-export function parseDateTime(value: string): number | undefined {
-  const match = DATE_TIME.exec(value);
-  if (!match) return undefined;
-  const [, y, mo, d, h, mi, s, fraction, sign, oh, om] = match;
-  const year = Number(y);
-  const month = Number(mo);
-  const day = Number(d);
-  const hour = Number(h);
-  const minute = Number(mi);
-  const second = Number(s);
-  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return undefined;
-  if (hour > 23 || minute > 59 || second > 59) return undefined;
-  let offset = 0;
-  if (sign !== undefined) {
-    const offsetHours = Number(oh);
-    const offsetMinutes = Number(om);
-    if (offsetHours > 23 || offsetMinutes > 59) return undefined;
-    offset = (sign === '-' ? -1 : 1) * (offsetHours * 60 + offsetMinutes);
-  }
-  const ms = fraction === undefined ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
-  // setUTCFullYear, unlike Date.UTC, does not map years 0-99 to 1900-1999.
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, ms);
-  return date.getTime() - offset * 60_000;
-}
-
-function daysInMonth(year: number, month: number): number {
-  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
-  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
-}
 
 function toDate(value: string): Date {
   return new Date(parseDateTime(value) ?? Number.NaN);

@@ -1,4 +1,4 @@
-import { parseDateTime } from '../generated/query.js';
+import { parseDateTime } from '../generated/date-time.js';
 
 // The fraction of seconds of an RFC 3339 date-time (`2026-01-01T00:00:00.5471Z` -> `5471`).
 const FRACTION = /[Tt]\d{2}:\d{2}:\d{2}\.(\d+)/;

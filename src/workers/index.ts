@@ -2,19 +2,6 @@
  * `serve --workers N`: N server processes on one port sharing one log (node:cluster). primary.ts
  * supervises and relays wake-ups; worker.ts is one server. See README "Workers".
  */
-import cluster from 'node:cluster';
-import { availableParallelism } from 'node:os';
-import type { Config } from '../config/load-config.js';
-
 export { runPrimary, type Primary, type PrimaryOptions } from './primary.js';
 export { runWorker } from './worker.js';
-
-/** The number of server processes `config.workers` asks for: itself, or one per core for 0. */
-export function workerCount(config: Pick<Config, 'workers'>): number {
-  return config.workers === 0 ? availableParallelism() : config.workers;
-}
-
-/** True in a worker process of `serve --workers` (a cluster worker). */
-export function isWorker(): boolean {
-  return cluster.isWorker;
-}
+export { isWorker, workerCount } from './role.js';
