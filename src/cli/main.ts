@@ -77,20 +77,26 @@ const serveCommand: Command = {
 /** `serve --workers N` in the primary: starts the workers, forwards SIGHUP, stops them on SIGTERM/SIGINT. */
 async function servePrimary(config: Config, workers: number, resumeOptimizers: () => void): Promise<number> {
   const logger = createLogger(config.log_level);
-  const { runPrimary } = await import('../workers/primary.js');
-  const primary = await runPrimary(config, workers, { logger }).finally(resumeOptimizers);
+  // The signal handlers come first: a SIGTERM while the workers start stops them once they have.
+  const starting = import('../workers/primary.js').then(({ runPrimary }) => runPrimary(config, workers, { logger })).finally(resumeOptimizers);
   const idleHeap = watchIdleHeap();
   const stop = (signal: string) => {
     idleHeap.stop();
     logger.info({ signal }, 'shutting down the workers');
-    void primary.stop().then((code) => process.exit(code === 0 ? EXIT.ok : EXIT.failure));
+    void starting
+      .then((primary) => primary.stop())
+      .then(
+        (code) => process.exit(code === 0 ? EXIT.ok : EXIT.failure),
+        () => process.exit(EXIT.failure),
+      );
   };
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
   process.on('SIGHUP', () => {
     logger.info({ signal: 'SIGHUP' }, 'asking the workers to reload keys and JWT settings');
-    primary.reload();
+    void starting.then((primary) => primary.reload());
   });
+  await starting;
   return new Promise<number>(() => {}); // runs until a signal
 }
 
