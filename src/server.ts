@@ -119,6 +119,8 @@ export async function startServer(config: Config, options: StartServerOptions = 
     });
   }
 
+  // `preload_app`: the first request is not delayed, at the price of the app's memory from the start.
+  if (config.preload_app) await app.ready();
   await hub.start();
   server.listen(config.port, config.host);
   await once(server, 'listening');

@@ -58,6 +58,7 @@ export type Config = {
   idle_timeout_s: number;
   log_level: string;
   response_validation: boolean;
+  preload_app: boolean;
 };
 
 // Compile-time check that Config names exactly the options of OPTIONS.

@@ -299,6 +299,12 @@ export const OPTIONS = {
     default: false,
     description: 'Validate every JSON response against the OpenAPI document (on in tests).',
   },
+  preload_app: {
+    kind: 'boolean',
+    default: false,
+    description:
+      'Build the app (express, the request validators, the handlers) before listening, rather than at the first request: the first request is not delayed (about 0.7 s), and the server holds about 25 MiB more at rest.',
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 export type OptionName = keyof typeof OPTIONS;

@@ -4,7 +4,8 @@
  * that appends the URL of every module loaded to a file. At rest the app (express, the OpenAPI
  * validator, zod and the generated validators, jose, the handlers) is not loaded; the first
  * requests, all arriving together, build it once and are each answered as the app answers them; a
- * WebSocket stream as the very first contact loads the validators it needs.
+ * WebSocket stream as the very first contact loads the validators it needs; `--preload-app` builds
+ * the app before the server listens.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,12 +44,12 @@ afterEach(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Starts the compiled server with the load hook; resolves with its URL and the file of loaded module URLs. */
-async function start(name: string): Promise<{ url: string; loaded: () => string[] }> {
+async function start(name: string, extra: string[] = []): Promise<{ url: string; loaded: () => string[] }> {
   const loadedFile = join(dir, `${name}.loaded`);
   writeFileSync(loadedFile, '');
   const child = spawn(
     process.execPath,
-    ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(ROOT, 'bin', 'specstream.js'), 'serve', '--port', '0', '--store', `sqlite:${join(dir, `${name}.db`)}`, '--key', `fu:${SECRET}:admin`],
+    ['--import', pathToFileURL(join(dir, 'register.mjs')).href, join(ROOT, 'bin', 'specstream.js'), 'serve', '--port', '0', '--store', `sqlite:${join(dir, `${name}.db`)}`, '--key', `fu:${SECRET}:admin`, ...extra],
     { env: { ...process.env, SPECSTREAM_TEST_LOADED: loadedFile }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   children.push(child);
@@ -100,6 +101,14 @@ describe('the compiled server at rest and at first use', () => {
     expect(after.data.map((event) => event.data.grantId).sort()).toEqual(['grnt_1', 'grnt_2']);
     const loaded = server.loaded();
     for (const part of ['/dist/app.js', '/node_modules/zod/', '/node_modules/express/']) expect(loaded.some((url) => url.includes(part))).toBe(true);
+  });
+
+  it('builds the app before listening with --preload-app', async () => {
+    const server = await start('preload', ['--preload-app']);
+    const atRest = server.loaded();
+    for (const part of ['/dist/app.js', '/node_modules/express/', '/node_modules/zod/']) expect(atRest.some((url) => url.includes(part))).toBe(true);
+    const listed = await fetch(`${server.url}/v1/events`, { headers: AUTH });
+    expect(listed.status).toBe(200);
   });
 
   it('serves a WebSocket stream as the very first contact', async () => {
