@@ -14,6 +14,7 @@ import { createStreamShortcut } from './http/stream-shortcut.js';
 import { corsFor, declaredRequestHeaders } from './http/cors.js';
 import { toErrorResponse } from './http/error-response.js';
 import { rejectNonFiniteNumbers } from './http/finite-numbers.js';
+import { operationsRequiringBody, requireDeclaredBody } from './http/require-body.js';
 import { bodyDeadline, rejectLongUrls } from './http/request-limits.js';
 import type { Bundle, BundleOperation } from './bundle/bundle.js';
 import { admitsAnonymous, challengeFor, credentialsFor } from './bundle/credentials.js';
@@ -102,6 +103,8 @@ export function createApp(deps: AppDeps): SpecstreamApp {
         validateApiSpec: false,
         $refParser: { mode: 'dereference' },
       }),
+      // After the validator, which answers a body of another media type 415 first.
+      requireDeclaredBody(operationsRequiringBody(bundle.openapi, operations)),
       rejectNonFiniteNumbers(),
     ],
     error: handleError,

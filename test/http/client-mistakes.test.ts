@@ -92,3 +92,33 @@ describe('client mistakes in bodies, queries and methods', () => {
     expect(response.json?.code).toMatch(/^[A-Z_]+$/);
   });
 });
+
+// A POST whose request has no body at all (no Content-Length, not chunked): express.json leaves the
+// body undefined and the OpenAPI validator let it through, so the publish handler read `undefined.type`
+// (500). Every operation with `requestBody.required` answers 400 instead, on express's path and on the
+// publish shortcut's (response validation off).
+describe.each([
+  ['through express (response validation on)', { response_validation: true }],
+  ['through the publish shortcut (response validation off)', { response_validation: false }],
+])('a required body that is missing, %s', (_name, overrides) => {
+  let server: TestServer;
+  beforeAll(async () => {
+    server = await startTestServer(overrides);
+  });
+  afterAll(async () => {
+    await server.dispose();
+  });
+
+  it.each([
+    ['POST /v1/events', '/v1/events', 'writer'],
+    ['POST /v1/tokens', '/v1/tokens', 'admin'],
+  ] as const)('answers %s with no body 400 VALIDATION_FAILED, REQUIRED at the root', async (_label, path, key) => {
+    const headers = Object.entries({ ...server.auth(key), 'Content-Type': 'application/json' })
+      .map(([name, value]) => `${name}: ${value}\r\n`)
+      .join('');
+    const response = await rawExchange(server.url, (socket) => socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`));
+    expect(response.status).toBe(400);
+    expect(response.headers['content-type']).toContain('application/json');
+    expect(response.json).toMatchObject({ code: 'VALIDATION_FAILED', details: [{ path: '', code: 'REQUIRED' }] });
+  });
+});
